@@ -1,0 +1,38 @@
+# Two set-up commands: `make demo` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.xlt-installed
+
+.PHONY: demo test test-slow test-all lint install clean samples
+
+$(STAMP): pyproject.toml scripts/install_torch.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	bash scripts/install_torch.sh $(VENV)
+	$(PY) -m pip install -e ".[dev]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on the embedded default: LT-SFT zero-shot NLI transfer (Table 4.2) on a tiny
+# XLM-R-shaped model and the bundled sample data, offline.
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) launch.py +experiment=ltsft_americasnli +profile=smoke
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" -q
+
+test-slow: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "slow" -q
+
+test-all: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check xlt tests launch.py benchmarks
+
+samples: $(STAMP)
+	$(PY) -m xlt.data.synthetic
+
+clean:
+	rm -rf outputs multirun artifacts .cache

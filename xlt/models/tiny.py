@@ -1,0 +1,137 @@
+"""Tiny random models of real architectures, with tokenizers trained locally (offline).
+
+Used by ``+profile=smoke`` and the tests: ``build_tiny_model("xlm-roberta", sizes, cache)``
+trains a tokenizer of the architecture's kind (SentencePiece-style Unigram for XLM-R,
+WordPiece for BERT, byte-level BPE for Llama) on the bundled sample corpora, builds a
+randomly initialised model from a config (seeded), and saves both with ``save_pretrained`` to
+a content-addressed cache directory; callers then load it like any hub model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from xlt.data.synthetic import SAMPLES_DIR
+from xlt.errors import ConfigError
+from xlt.utils.hashing import file_fingerprint, stable_hash
+
+DEFAULT_SIZES: dict[str, Any] = {
+    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
+    "vocab_size": 4000, "max_length": 512, "seed": 0,
+}
+BUILD_VERSION = 1
+
+
+def _corpus_files() -> list[Path]:
+    return sorted((SAMPLES_DIR / "corpora").glob("*.txt"))
+
+
+def _lines() -> Iterator[str]:
+    for path in _corpus_files():
+        with open(path, encoding="utf-8") as handle:
+            yield from (line.strip() for line in handle if line.strip())
+
+
+def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    if architecture in ("xlm-roberta", "roberta", "camembert", "deberta-v2", "m2m_100", "nllb-moe"):
+        specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        tok = Tokenizer(models.Unigram())
+        tok.normalizer = normalizers.NFKC()
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        tok.train_from_iterator(_lines(), trainers.UnigramTrainer(
+            vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>"))
+        from transformers import XLMRobertaTokenizerFast
+
+        return XLMRobertaTokenizerFast(
+            tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+            mask_token="<mask>", cls_token="<s>", sep_token="</s>", model_max_length=max_length)
+    if architecture in ("bert", "distilbert"):
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        tok.train_from_iterator(_lines(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+        from transformers import BertTokenizerFast
+
+        return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                                 cls_token="[CLS]", mask_token="[MASK]", do_lower_case=False,
+                                 model_max_length=max_length)
+    if architecture in ("llama", "mistral", "gpt2"):
+        specials = ["<unk>", "<s>", "</s>"]
+        tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=False))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.train_from_iterator(_lines(), trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        from transformers import PreTrainedTokenizerFast
+
+        return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                                       pad_token="<unk>", model_max_length=max_length)
+    raise ConfigError(f"model.architecture={architecture!r}: no tiny builder for this architecture")
+
+
+def _model_config(architecture: str, sizes: dict[str, Any], tokenizer):
+    from transformers import AutoConfig
+
+    shape_keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+    common = {key: sizes[key] for key in shape_keys}
+    special = {"pad_token_id": tokenizer.pad_token_id, "vocab_size": len(tokenizer)}
+    if tokenizer.bos_token_id is not None:
+        special["bos_token_id"] = tokenizer.bos_token_id
+    if tokenizer.eos_token_id is not None:
+        special["eos_token_id"] = tokenizer.eos_token_id
+    if architecture in ("xlm-roberta", "roberta", "camembert"):
+        extra = {"max_position_embeddings": sizes["max_length"] + 2, "type_vocab_size": 1}
+    elif architecture == "llama":
+        extra = {"max_position_embeddings": sizes["max_length"], "num_key_value_heads": sizes["num_attention_heads"],
+                 "tie_word_embeddings": False}
+    else:
+        extra = {"max_position_embeddings": sizes["max_length"]}
+    return AutoConfig.for_model(architecture, **common, **special, **extra)
+
+
+def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) -> Path:
+    """Directory of a saved tiny random model + tokenizer (built once, then cached)."""
+    sizes = {**DEFAULT_SIZES, **(sizes or {})}
+    unknown = set(sizes) - set(DEFAULT_SIZES)
+    if unknown:
+        raise ConfigError(f"model.tiny: unknown key(s) {sorted(unknown)} (known: {sorted(DEFAULT_SIZES)})")
+    key = stable_hash({"architecture": architecture, "sizes": sizes, "version": BUILD_VERSION,
+                       "corpora": [file_fingerprint(p) for p in _corpus_files()]})
+    target = cache_dir / "models" / f"tiny-{architecture}-{key}"
+    if (target / "DONE").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if (target / "DONE").exists():
+            return target
+        import torch
+        from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+        tokenizer = _train_tokenizer(architecture, sizes["vocab_size"], sizes["max_length"])
+        config = _model_config(architecture, sizes, tokenizer)
+        torch.manual_seed(sizes["seed"])
+        auto = AutoModelForCausalLM if architecture in ("llama", "mistral", "gpt2") else AutoModelForMaskedLM
+        model = auto.from_config(config)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            (tmp / "DONE").write_text("tiny random model built by xlt\n")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target

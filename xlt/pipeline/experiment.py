@@ -1,0 +1,97 @@
+"""An experiment: the composed config, validated into typed sections, plus shared resources.
+
+Every section is validated up front (unknown keys, bad values, missing local data files),
+so a mistake fails in a second with one line naming the key or file, not an hour into a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from xlt.config import as_dict, parse, to_plain
+from xlt.errors import ConfigError
+from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer, resolve_model_path
+from xlt.pipeline.data_config import DataConfig, parse_data_config
+from xlt.pipeline.store import ArtifactStore
+from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
+from xlt.training.methods import parse_module_config
+
+TOP_LEVEL_KEYS = {"name", "seed", "model", "lang_module", "task_module", "task", "data", "recipe", "trainer",
+                  "logger", "paths", "profile", "hydra", "cluster"}
+
+
+@dataclass
+class PathsConfig:
+    root: str
+    artifacts: str
+    cache: str
+    data: str
+    samples: str | None = None
+
+
+class Experiment:
+    def __init__(self, cfg: DictConfig | dict[str, Any], run_dir: str | Path):
+        plain = to_plain(cfg)
+        unknown = sorted(set(plain) - TOP_LEVEL_KEYS)
+        if unknown:
+            known = ", ".join(sorted(TOP_LEVEL_KEYS))
+            raise ConfigError(f"unknown top-level config key {unknown[0]!r} (known: {known})")
+        self.cfg = plain
+        self.run_dir = Path(run_dir)
+        self.name: str = plain.get("name") or "experiment"
+        self.seed: int = int(plain.get("seed", 42))
+        self.profile: str | None = plain.get("profile")
+        self.model = parse(ModelConfig, plain["model"], "model")
+        self.model.validate()
+        self.trainer = parse(TrainerConfig, plain.get("trainer"), "trainer")
+        self.logger = parse(LoggerConfig, plain.get("logger"), "logger")
+        self.paths = parse(PathsConfig, plain["paths"], "paths")
+        data = dict(plain["data"])
+        data.setdefault("samples_dir", self.paths.samples)
+        self.data: DataConfig = parse_data_config(data)
+        self.lang_module = parse_module_config(plain["lang_module"], "lang_module")
+        self.task_module = parse_module_config(plain["task_module"], "task_module")
+        if self.task_module.method == "none":
+            raise ConfigError("task_module.method=none: a task module is required")
+        self.task_cfg: dict[str, Any] = plain["task"]
+        self.recipe_cfg: dict[str, Any] = plain["recipe"]
+        self.store = ArtifactStore(self.paths.artifacts)
+        self._base_hash: str | None = None
+
+    # ------------------------------------------------------------------ shared resources
+    @cached_property
+    def model_path(self) -> str:
+        return resolve_model_path(self.model, Path(self.paths.cache))
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        return load_tokenizer(self.model_path, self.model)
+
+    def base_hash(self, body: Any) -> str:
+        """Hash of the pristine base body (computed once per process)."""
+        if self._base_hash is None:
+            self._base_hash = base_weights_hash(body)
+        return self._base_hash
+
+    def fitter(self, label: str) -> Fitter:
+        return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name)
+
+    # ------------------------------------------------------------------ artifact keys
+    def model_spec(self) -> dict[str, Any]:
+        spec = {"model": self.model.identity(), "dtype": self.model.dtype}
+        if self.model.is_tiny:
+            spec["build"] = Path(self.model_path).name  # includes the tokenizer corpora's hash
+        return spec
+
+    def training_spec(self) -> dict[str, Any]:
+        """Run-wide settings that change what training produces."""
+        return {"seed": self.seed, "precision": self.trainer.precision, "devices": self.trainer.devices,
+                "max_steps_per_phase": self.trainer.max_steps_per_phase}
+
+    def module_spec(self, module_cfg: Any) -> dict[str, Any]:
+        return as_dict(module_cfg)

@@ -1,0 +1,114 @@
+"""Running an experiment: plan its stages, run them, write ``results.json`` and a table."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from xlt.pipeline.experiment import Experiment
+from xlt.pipeline.recipes import plan_experiment
+from xlt.pipeline.stage import Runner
+from xlt.utils.hashing import stable_hash
+
+log = logging.getLogger(__name__)
+PACKAGES = ("torch", "transformers", "lightning", "datasets", "peft", "hydra-core", "omegaconf", "safetensors")
+
+
+def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path,
+                   console: Console | None = None) -> dict[str, Any]:
+    """Build (or reuse) every stage of the experiment's recipe and write ``run_dir/results.json``."""
+    from xlt.training.fit import quiet_libraries
+
+    quiet_libraries()
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    experiment = Experiment(cfg, run_dir)
+    plan = plan_experiment(experiment)
+    console.print(f"[bold]{experiment.name}[/]: {len(plan.stages)} stages; artifacts in {experiment.store.root}")
+    runner = Runner(experiment.store, run_dir, announce=console.print)
+    stage_results = runner.run(plan.stages)
+    collected = plan.collect(stage_results)
+    metric = _primary_metric(collected)
+    results = {
+        "experiment": experiment.name,
+        "task": experiment.task_cfg.get("name"),
+        "metric": metric,
+        **collected,
+        "config_hash": stable_hash(experiment.cfg),
+        "seed": experiment.seed,
+        "artifacts": {label: str(r.path) for label, r in stage_results.items()},
+        "stages": {label: {"status": r.status, "seconds": round(r.seconds, 3), "key": r.stage.key}
+                   for label, r in stage_results.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    _write_json(run_dir / "results.json", results)
+    _write_json(run_dir / "run.json", reproducibility_record(experiment))
+    console.print(results_table(results))
+    console.print(f"results:   {run_dir / 'results.json'}\nartifacts: {experiment.store.root}")
+    return results
+
+
+def _primary_metric(collected: dict[str, Any]) -> str | None:
+    average = collected.get("average") or {}
+    for name in ("las", "f1", "macro_f1", "accuracy", "exact_match", "loss"):
+        if name in average:
+            return name
+    return next(iter(average), None)
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    languages: dict[str, dict[str, float]] = results.get("languages", {})
+    metrics = sorted({key for values in languages.values() for key in values})
+    table = Table(title=f"{results.get('experiment')} ({results.get('task')})")
+    table.add_column("language")
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    for lang, values in languages.items():
+        table.add_row(lang, *(_fmt(values.get(m)) for m in metrics))
+    table.add_section()
+    table.add_row("average", *(_fmt(results.get("average", {}).get(m)) for m in metrics), style="bold")
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}" if isinstance(value, float) and abs(value) <= 1 else f"{value}"
+
+
+def reproducibility_record(experiment: Experiment) -> dict[str, Any]:
+    """Git SHA, package versions, seed, command line and artifact keys of a run."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5,
+                                    cwd=Path(__file__).resolve().parent).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = None, None
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {"git_sha": sha, "git_dirty": dirty, "python": sys.version.split()[0], "packages": versions,
+            "seed": experiment.seed, "argv": sys.argv, "cwd": os.getcwd(), "profile": experiment.profile}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,136 @@
+"""Stages and the runner: a recipe is a graph of stages whose outputs are stored artifacts.
+
+A stage's key hashes its kind, its resolved spec (everything that determines its output)
+and its inputs' keys. The runner builds stages in dependency order, skipping any whose
+artifact is already finished (so a re-run, or the second job of a sweep that shares the
+stage, reuses it) and holding the store's lock while building.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+import xlt
+from xlt.pipeline.store import ArtifactStore
+from xlt.utils.hashing import stable_hash
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageContext:
+    """What a stage's build function gets: where to write, and its inputs' artifact dirs."""
+
+    stage: Stage
+    out_dir: Path
+    work_dir: Path
+    inputs: dict[str, Path]
+    run_dir: Path
+
+
+@dataclass(eq=False)
+class Stage:
+    kind: str  # artifact family, e.g. "language_module", "task_module", "evaluation"
+    label: str  # human name, e.g. "lang/aym"
+    spec: dict[str, Any]  # everything (besides inputs) that determines the output
+    build: Callable[[StageContext], dict[str, Any]]  # writes the artifact, returns its metrics
+    inputs: dict[str, Stage] = field(default_factory=dict)
+    version: int = 1  # bump when a stage's code changes what it produces
+
+    @cached_property
+    def key(self) -> str:
+        return stable_hash({"kind": self.kind, "version": self.version, "spec": self.spec,
+                            "inputs": {name: stage.key for name, stage in sorted(self.inputs.items())}})
+
+
+@dataclass
+class StageResult:
+    stage: Stage
+    path: Path
+    metrics: dict[str, Any]
+    status: str  # "built" or "cached"
+    seconds: float
+
+
+def topological(stages: Iterable[Stage]) -> list[Stage]:
+    ordered: list[Stage] = []
+    seen: set[int] = set()
+
+    def visit(stage: Stage) -> None:
+        if id(stage) in seen:
+            return
+        seen.add(id(stage))
+        for dependency in stage.inputs.values():
+            visit(dependency)
+        ordered.append(stage)
+
+    for stage in stages:
+        visit(stage)
+    return ordered
+
+
+class Runner:
+    def __init__(self, store: ArtifactStore, run_dir: Path, announce: Callable[[str], None] = log.info):
+        self.store, self.run_dir, self.announce = store, Path(run_dir), announce
+        self.results: dict[str, StageResult] = {}
+
+    def run(self, stages: Iterable[Stage]) -> dict[str, StageResult]:
+        for stage in topological(stages):
+            if stage.label in self.results and self.results[stage.label].stage.key != stage.key:
+                raise ValueError(f"two different stages share the label {stage.label!r}")
+            self.results[stage.label] = self._run_one(stage)
+        return self.results
+
+    def _run_one(self, stage: Stage) -> StageResult:
+        start = time.perf_counter()
+        kind, key = stage.kind, stage.key
+        if self.store.is_done(kind, key):
+            status = "cached"
+        else:
+            with self.store.lock(kind, key):
+                if self.store.is_done(kind, key):
+                    status = "cached"  # another job built it while we waited
+                else:
+                    self.announce(f"[bold]building[/] {stage.label} [dim]({kind}/{key})[/]")
+                    self._build(stage)
+                    status = "built"
+        path = self.store.path(kind, key)
+        seconds = time.perf_counter() - start
+        if status == "cached":
+            self.announce(f"[green]cached[/]   {stage.label} [dim]({kind}/{key})[/]")
+        else:
+            self.announce(f"[green]built[/]    {stage.label} in {seconds:.1f}s")
+        self._link(stage, path)
+        return StageResult(stage, path, self.store.read_metrics(kind, key), status, seconds)
+
+    def _build(self, stage: Stage) -> None:
+        inputs = {name: self.store.path(dep.kind, dep.key) for name, dep in stage.inputs.items()}
+        work_dir = self.store.work_dir(stage.kind, stage.key)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with self.store.building(stage.kind, stage.key) as out_dir:
+            started = time.time()
+            metrics = stage.build(StageContext(stage, out_dir, work_dir, inputs, self.run_dir)) or {}
+            (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+            OmegaConf.save(OmegaConf.create(stage.spec), out_dir / "config.yaml")
+            record = {"kind": stage.kind, "label": stage.label, "key": stage.key, "version": stage.version,
+                      "inputs": {name: f"{dep.kind}/{dep.key}" for name, dep in stage.inputs.items()},
+                      "xlt_version": xlt.__version__, "built_at": started,
+                      "seconds": round(time.time() - started, 3)}
+            (out_dir / "stage.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    def _link(self, stage: Stage, path: Path) -> None:
+        link = self.run_dir / "artifacts" / stage.label
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(path.resolve(), link)

@@ -1,0 +1,131 @@
+"""The common LightningModule of every task family, and the task-family interface.
+
+A :class:`TaskModel` is a pre-trained ``backbone`` (a transformers model) plus an optional
+task ``head``. PEFT methods see only two things of it: ``body`` (the headless base model whose
+parameters SFTs and adapters modify) and ``head_parameters()`` (trained densely and saved as
+"abs" tensors). Validation can run over several named loaders (e.g. one per language): each
+logs ``val/<name>/<metric>`` and their mean is logged as ``val/<metric>``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from xlt.eval.metrics import Metric, average
+from xlt.models.loading import body_of
+from xlt.training.schedule import Schedule
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
+                    warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then linear decay to 0 at ``total_steps`` (thesis §4.4.2, §7.4.3)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class TaskModel(L.LightningModule):
+    """Backbone + head, AdamW with a linear schedule, and per-loader validation metrics."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module | None, metric_factory: Callable[[], Metric]):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.metric_factory = metric_factory
+        self.schedule = Schedule()
+        self.total_steps = 1
+        self.val_names: list[str] = ["validation"]
+        self._val_metrics: list[Metric] = []
+        self.strict_loading = False  # checkpoints hold only trainable state
+
+    # ------------------------------------------------------------------ PEFT-facing API
+    @property
+    def body(self) -> nn.Module:
+        return body_of(self.backbone)
+
+    def head_parameters(self) -> dict[str, nn.Parameter]:
+        """Trainable parameters outside the body, by their name in this module."""
+        body_ids = {id(p) for p in self.body.parameters()}
+        return {name: p for name, p in self.named_parameters() if id(p) not in body_ids and p.requires_grad}
+
+    # ------------------------------------------------------------------ task-specific
+    @abstractmethod
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Training loss of a batch."""
+
+    @abstractmethod
+    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
+        """Run the model on a validation/test batch and update ``metric``."""
+
+    # ------------------------------------------------------------------ Lightning
+    def configure(self, schedule: Schedule, total_steps: int) -> None:
+        self.schedule, self.total_steps = schedule, total_steps
+
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=self.schedule.lr, weight_decay=self.schedule.weight_decay,
+                                      eps=self.schedule.adam_epsilon)
+        warmup = int(self.schedule.warmup_ratio * self.total_steps)
+        scheduler = linear_schedule(optimizer, self.total_steps, warmup)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=self._batch_size(batch))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_metrics = [self.metric_factory() for _ in self.val_names]
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.update_metric(self._val_metrics[dataloader_idx], batch)
+
+    def on_validation_epoch_end(self) -> None:
+        results = self.validation_results()
+        for key, value in results.items():
+            self.log(key, value, prog_bar=key.count("/") == 1, add_dataloader_idx=False)
+
+    def validation_results(self) -> dict[str, float]:
+        per_loader = [metric.compute() for metric in self._val_metrics]
+        results: dict[str, float] = {}
+        for name, values in zip(self.val_names, per_loader):
+            results.update({f"val/{name}/{key}": value for key, value in values.items()})
+        results.update({f"val/{key}": value for key, value in average(per_loader).items()})
+        return results
+
+    @staticmethod
+    def _batch_size(batch: dict[str, torch.Tensor]) -> int:
+        return int(next(iter(batch.values())).shape[0])
+
+
+class TaskFamily(ABC):
+    """Task-specific preprocessing and model construction (one subclass per family)."""
+
+    name: str
+    schedule: Schedule  # the task's training hyper-parameters (e.g. NLI: 5 epochs, lr 2e-5)
+
+    @abstractmethod
+    def build_model(self, model_path: str, model_cfg: Any) -> TaskModel:
+        """A fresh TaskModel on the base model at ``model_path``."""
+
+    @abstractmethod
+    def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
+        """Tokenised examples (dicts) from a dataset with this task's columns."""
+
+    @abstractmethod
+    def collator(self) -> Callable[[Sequence[dict[str, Any]]], dict[str, torch.Tensor]]:
+        """Batch collation for the preprocessed examples."""
+
+    @abstractmethod
+    def metric(self) -> Metric:
+        """A fresh metric accumulator (its ``primary`` metric selects checkpoints)."""

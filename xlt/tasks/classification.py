@@ -1,0 +1,126 @@
+"""Sequence(-pair) classification: NLI and sentiment analysis (thesis §4.4.3, §6.4).
+
+A two-layer head on the first token ([CLS] / <s>) of the body's output: dropout, dense,
+tanh, dropout, projection to the labels (§4.4.3). Labels given as strings are mapped through
+``labels``; integer labels must already follow that order. Metric: accuracy (NLI) or
+macro-F1 (SA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from xlt.config import parse
+from xlt.data.collators import ClassificationCollator
+from xlt.errors import ConfigError, DataError
+from xlt.eval.metrics import Accuracy, MacroF1, Metric
+from xlt.models.loading import ModelConfig, load_encoder
+from xlt.tasks import register_family
+from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.training.schedule import Schedule
+
+
+@dataclass
+class ClassificationConfig:
+    name: str
+    labels: list[str]
+    family: str = "classification"
+    text_fields: list[str] = field(default_factory=lambda: ["premise", "hypothesis"])
+    label_field: str = "label"
+    max_seq_length: int = 128
+    metric: str = "accuracy"  # or macro_f1
+    label_map: dict[str, str] = field(default_factory=dict)  # rename source labels first
+    train: Schedule = field(default_factory=Schedule)
+
+
+class ClassificationHead(nn.Module):
+    """Two-layer head on the first token (§4.4.3)."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden[:, 0])
+        x = torch.tanh(self.dense(x))
+        return self.out_proj(self.dropout(x))
+
+
+class SequenceClassifier(TaskModel):
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_seed")}
+        hidden = self.backbone(**inputs).last_hidden_state
+        return self.head(hidden)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.cross_entropy(self.logits(batch), batch["labels"])
+
+    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
+        predictions = self.logits(batch).argmax(-1)
+        metric.update(predictions.cpu(), batch["labels"].cpu())
+
+
+@register_family("classification")
+class ClassificationFamily(TaskFamily):
+    def __init__(self, cfg: Any, tokenizer: Any):
+        self.cfg = cfg if isinstance(cfg, ClassificationConfig) else parse(ClassificationConfig, cfg, "task")
+        if self.cfg.metric not in ("accuracy", "macro_f1"):
+            raise ConfigError(f"task.metric={self.cfg.metric!r}: expected accuracy or macro_f1")
+        self.name = self.cfg.name
+        self.schedule = self.cfg.train
+        self.tokenizer = tokenizer
+
+    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
+        body = load_encoder(model_path, model_cfg)
+        dropout = getattr(body.config, "hidden_dropout_prob", 0.1)
+        head = ClassificationHead(body.config.hidden_size, len(self.cfg.labels), dropout)
+        return SequenceClassifier(body, head, self.metric)
+
+    def metric(self) -> Metric:
+        return Accuracy() if self.cfg.metric == "accuracy" else MacroF1(len(self.cfg.labels))
+
+    def collator(self) -> ClassificationCollator:
+        return ClassificationCollator(self.tokenizer.pad_token_id)
+
+    def _label_id(self, value: Any, where: str, row: int) -> int | None:
+        labels = self.cfg.labels
+        if isinstance(value, str):
+            value = self.cfg.label_map.get(value, value)
+            if value in ("-", ""):
+                return None  # no gold label (MultiNLI "-")
+            if value not in labels:
+                raise DataError(f"{where}: example {row}: unknown label {value!r} (labels: {labels})")
+            return labels.index(value)
+        if value is None or int(value) < 0:
+            return None
+        if int(value) >= len(labels):
+            raise DataError(f"{where}: example {row}: label id {value} out of range for {labels}")
+        return int(value)
+
+    def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
+        fields = self.cfg.text_fields
+        missing = [f for f in [*fields, self.cfg.label_field] if f not in dataset.column_names]
+        if missing:
+            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+        examples = []
+        for start in range(0, len(dataset), 1000):
+            chunk = dataset[start:start + 1000]
+            texts = [chunk[f] for f in fields]
+            encoded = self.tokenizer(*texts, truncation=True, max_length=self.cfg.max_seq_length)
+            for i, value in enumerate(chunk[self.cfg.label_field]):
+                label = self._label_id(value, where, start + i)
+                if label is None:
+                    continue
+                example = {key: encoded[key][i] for key in encoded.keys()}
+                example["labels"] = label
+                examples.append(example)
+        if not examples:
+            raise DataError(f"{where}: no labelled examples")
+        return examples

@@ -1,0 +1,73 @@
+"""Lightning callbacks that drive the PEFT modules' training-time hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from xlt.modules.masking import MaskedTraining, add_l1_gradient
+
+
+class L1TowardsInit(L.Callback):
+    """Adds the gradient of lambda/N * sum |theta - theta0| once per optimiser step (§4.3.1)."""
+
+    def __init__(self, params: Mapping[str, nn.Parameter], reference: MutableMapping[str, torch.Tensor],
+                 coefficient: float):
+        self.params, self.reference, self.coefficient = params, reference, coefficient
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
+        value = add_l1_gradient(self.params, self.reference, self.coefficient)
+        pl_module.log("train/l1", value)
+
+
+class MaskedUpdates(L.Callback):
+    """Masks gradients before each step and restores frozen entries after it (§4.3.1)."""
+
+    def __init__(self, masked: MaskedTraining):
+        self.masked = masked
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
+        self.masked.mask_gradients()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        self.masked.restore_frozen()
+
+
+class BestState(L.Callback):
+    """Keeps (in CPU memory) the trainable state with the best validation ``monitor`` value."""
+
+    def __init__(self, monitor: str, mode: str = "max"):
+        self.monitor, self.mode = monitor, mode
+        self.best_value: float | None = None
+        self.best_metrics: dict[str, float] = {}
+        self.best_step: int | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+        self.last_validated_step: int | None = None
+
+    def _better(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.mode == "max" else value < self.best_value
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        self.last_validated_step = trainer.global_step
+        value = float(trainer.callback_metrics[self.monitor])
+        if self._better(value):
+            self.best_value, self.best_step = value, trainer.global_step
+            self.best_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+            self.state = {name: p.detach().to("cpu", copy=True)
+                          for name, p in pl_module.named_parameters() if p.requires_grad}
+
+    def restore(self, pl_module: L.LightningModule) -> None:
+        if self.state is None:
+            return
+        params = dict(pl_module.named_parameters())
+        with torch.no_grad():
+            for name, value in self.state.items():
+                params[name].copy_(value.to(params[name].device))

@@ -1,0 +1,176 @@
+"""Running one training phase (or an evaluation) with Lightning.
+
+:class:`Fitter` turns a :class:`Schedule` into a Lightning ``Trainer`` (step budget, validation
+interval, gradient accumulation and clipping, precision, loggers, progress bar), runs it,
+and restores the best validation state when the schedule asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from xlt.data.sampling import EpochBatchSampler, EpochIndexed
+from xlt.tasks.base import TaskModel
+from xlt.training.callbacks import BestState
+from xlt.training.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerConfig:
+    """``trainer`` config group: hardware and run-wide settings (not hyper-parameters)."""
+
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    progress_bar: bool = True
+    log_every_n_steps: int = 50
+    max_steps_per_phase: int | None = None  # caps every phase (the smoke profile's budget)
+    eval_batch_size: int | None = None  # default: twice the training batch size
+    num_workers: int = 0
+    deterministic: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    """``logger`` config group: CSV always; wandb (offline unless WANDB_MODE says otherwise)
+    and TensorBoard on request."""
+
+    csv: bool = True
+    wandb: dict[str, Any] | None = None  # {project, entity, mode, tags}
+    tensorboard: bool = False
+
+
+@dataclass
+class PhaseResult:
+    steps: int
+    best_step: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def quiet_libraries() -> None:
+    """Silence progress bars and load reports of transformers/datasets, and Lightning tips."""
+    import datasets
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed", "lightning.pytorch.trainer.connectors.signal_connector"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*hparams.*")
+    warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
+
+
+class Fitter:
+    """Builds Trainers for one stage; logs go to ``log_dir/<label>/<phase>``."""
+
+    def __init__(self, trainer_cfg: TrainerConfig, logger_cfg: LoggerConfig, log_dir: Path, label: str,
+                 seed: int, run_name: str | None = None):
+        self.cfg, self.logger_cfg = trainer_cfg, logger_cfg
+        self.log_dir, self.label, self.seed, self.run_name = Path(log_dir), label, seed, run_name
+
+    # ------------------------------------------------------------------ loaders
+    def train_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
+        sampler = EpochBatchSampler(len(examples), batch_size, seed=self.seed, shuffle=True)
+        return DataLoader(EpochIndexed(examples, self.seed), batch_sampler=sampler, collate_fn=collate,
+                          num_workers=self.cfg.num_workers)
+
+    def eval_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
+        sampler = EpochBatchSampler(len(examples), self.cfg.eval_batch_size or 2 * batch_size, shuffle=False)
+        return DataLoader(EpochIndexed(examples, self.seed + 1), batch_sampler=sampler, collate_fn=collate,
+                          num_workers=self.cfg.num_workers)
+
+    # ------------------------------------------------------------------ trainer
+    def _loggers(self, phase: str) -> list[Any]:
+        loggers: list[Any] = []
+        if self.logger_cfg.csv:
+            from lightning.pytorch.loggers import CSVLogger
+
+            loggers.append(CSVLogger(save_dir=str(self.log_dir), name=self.label, version=phase))
+        if self.logger_cfg.tensorboard:
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            loggers.append(TensorBoardLogger(save_dir=str(self.log_dir), name=self.label, version=phase))
+        if self.logger_cfg.wandb is not None:
+            from lightning.pytorch.loggers import WandbLogger
+
+            options = dict(self.logger_cfg.wandb)
+            os.environ.setdefault("WANDB_MODE", options.pop("mode", "offline") or "offline")
+            loggers.append(WandbLogger(name=f"{self.label}/{phase}", group=self.run_name, save_dir=str(self.log_dir),
+                                       reinit="create_new", **options))
+        return loggers
+
+    def _trainer(self, phase: str, callbacks: Sequence[L.Callback], **kwargs: Any) -> L.Trainer:
+        callbacks = list(callbacks)
+        if self.cfg.progress_bar:
+            try:
+                from lightning.pytorch.callbacks import RichProgressBar
+
+                callbacks.append(RichProgressBar(leave=False))
+            except (ImportError, ModuleNotFoundError):
+                pass
+        return L.Trainer(
+            accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
+            precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
+            enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
+            enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
+            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), **kwargs)
+
+    # ------------------------------------------------------------------ public
+    def fit(self, model: TaskModel, train: Sequence[dict[str, Any]], validation: Mapping[str, Sequence[dict[str, Any]]],
+            collate: Callable, schedule: Schedule, phase: str, callbacks: Sequence[L.Callback] = ()) -> PhaseResult:
+        """Train ``model`` for one phase; returns the step count and the best validation metrics."""
+        L.seed_everything(self.seed, verbose=False)
+        loader = self.train_loader(train, collate, schedule.batch_size)
+        cap = self.cfg.max_steps_per_phase
+        total = schedule.total_steps(len(loader), cap)
+        interval = schedule.validation_interval(total, len(loader), cap=(cap // 2 if cap else None))
+        model.configure(schedule, total)
+        model.val_names = list(validation)
+        val_loaders = [self.eval_loader(v, collate, schedule.batch_size) for v in validation.values()]
+        metric = model.metric_factory()
+        best = BestState(f"val/{metric.primary}", metric.mode)
+        trainer = self._trainer(
+            phase, [*callbacks, best], max_steps=total, max_epochs=-1,
+            val_check_interval=interval * schedule.accumulate if val_loaders else None,
+            check_val_every_n_epoch=None if val_loaders else 1, limit_val_batches=1.0 if val_loaders else 0,
+            accumulate_grad_batches=schedule.accumulate, gradient_clip_val=schedule.max_grad_norm)
+        log.info("%s %s: %d steps (%d batches/epoch), validation every %d steps",
+                 self.label, phase, total, len(loader), interval)
+        trainer.fit(model, train_dataloaders=loader, val_dataloaders=val_loaders or None)
+        if val_loaders and best.last_validated_step != trainer.global_step:
+            trainer.validate(model, dataloaders=val_loaders, verbose=False)
+        if val_loaders and schedule.select_best:
+            best.restore(model)
+        return PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics)
+
+    def evaluate(self, model: TaskModel, data: Mapping[str, Sequence[dict[str, Any]]], collate: Callable,
+                 batch_size: int) -> dict[str, dict[str, float]]:
+        """Metrics per named dataset (e.g. per target language)."""
+        model.val_names = list(data)
+        loaders = [self.eval_loader(v, collate, batch_size) for v in data.values()]
+        trainer = self._trainer("evaluation", [])
+        trainer.validate(model, dataloaders=loaders, verbose=False)
+        results: dict[str, dict[str, float]] = {}
+        for key, value in trainer.callback_metrics.items():
+            parts = key.split("/")
+            if len(parts) == 3 and parts[0] == "val":
+                results.setdefault(parts[1], {})[parts[2]] = float(value)
+        return results
+

@@ -1,0 +1,200 @@
+"""PEFT methods as trainable, saveable, composable modules: the registry the pipeline uses.
+
+Each method registers a config dataclass (validated from the ``lang_module`` /
+``task_module`` config node), a ``train`` procedure (Lightning-driven) that returns a
+:class:`ModuleArtifact`, and a ``load`` function that reads one back from an artifact dir.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from xlt.config import parse
+from xlt.errors import ConfigError
+from xlt.modules.bitfit import bias_masks
+from xlt.modules.ltsft import freeze_layer_norms, lottery_ticket_masks, maskable_parameters
+from xlt.modules.masking import MaskedTraining
+from xlt.modules.rand_sft import random_masks
+from xlt.modules.sft import AppliedSFT, SparseFineTuning
+from xlt.tasks.base import TaskModel
+from xlt.tasks.mlm import MLMConfig
+from xlt.training.callbacks import L1TowardsInit, MaskedUpdates
+from xlt.training.fit import Fitter, PhaseResult
+from xlt.training.schedule import Schedule
+
+
+class ModuleArtifact(Protocol):
+    """A trained module: saved into an artifact dir, applied to a TaskModel, removed again."""
+
+    def save(self, directory: Path) -> None: ...
+
+    def attach(self, model: TaskModel, with_head: bool) -> Any: ...
+
+    def check_base(self, base_hash: str, where: str) -> None: ...
+
+
+@dataclass
+class TrainRequest:
+    """Everything a method's training procedure needs."""
+
+    model: TaskModel
+    train: Sequence[dict[str, Any]]
+    validation: Mapping[str, Sequence[dict[str, Any]]]
+    collate: Callable
+    schedule: Schedule
+    fitter: Fitter
+    seed: int
+    reference_params: int | None  # parameter count of the real model a tiny stand-in represents
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MethodSpec:
+    config: type
+    train: Callable[[Any, TrainRequest], tuple[ModuleArtifact, dict[str, Any]]] | None
+    load: Callable[[Path], ModuleArtifact] | None
+
+
+METHODS: dict[str, MethodSpec] = {}
+
+
+def register_method(name: str, config: type, train: Callable | None, load: Callable | None) -> None:
+    METHODS[name] = MethodSpec(config, train, load)
+
+
+def parse_module_config(node: Any, where: str) -> Any:
+    method = node.get("method") if hasattr(node, "get") else None
+    if method not in METHODS:
+        raise ConfigError(f"{where}.method={method!r}: unknown (known: {', '.join(sorted(METHODS))})")
+    return parse(METHODS[method].config, node, where)
+
+
+# ---------------------------------------------------------------------------- no module
+@dataclass
+class NoModuleConfig:
+    """``method: none``: no language module (the TA-only setting, §4.4.1)."""
+
+    method: str = "none"
+
+
+register_method("none", NoModuleConfig, None, None)
+
+
+# ---------------------------------------------------------------------------- sparse family
+@dataclass
+class SparseModuleConfig:
+    """LT-SFT (``ltsft``), ``rand_sft``, ``bitfit`` and ``full`` fine-tuning, all stored as SFTs.
+
+    Budget: ``density`` (K = density x body parameters) if set, else ``num_trainable`` (K);
+    for a tiny stand-in model K is scaled by its size relative to the real model's
+    ``model.num_parameters``, so thesis-exact K values work under the smoke profile.
+    """
+
+    method: str
+    density: float | None = None
+    num_trainable: int | None = None
+    l1_lambda: float = 0.0  # lambda of the L1 pull towards theta0 (0.1 for language SFTs)
+    freeze_layer_norm: bool = True
+    phase1: dict[str, Any] = field(default_factory=dict)  # schedule overrides of LT-SFT's dense phase
+    phase2: dict[str, Any] = field(default_factory=dict)  # ... and of the sparse phase
+    train: Schedule | None = None  # language modules: the MLM schedule
+    mlm: MLMConfig | None = None  # language modules: MLM settings
+
+
+def resolve_budget(cfg: SparseModuleConfig, body_params: int, maskable: int, reference_params: int | None,
+                   where: str) -> int:
+    if cfg.method == "full":
+        return maskable
+    if cfg.method == "bitfit":
+        return -1  # fixed by the architecture
+    if cfg.density is not None:
+        if not 0 < cfg.density <= 1:
+            raise ConfigError(f"{where}.density={cfg.density}: must lie in (0, 1]")
+        k = round(cfg.density * body_params)
+    elif cfg.num_trainable is not None:
+        k = cfg.num_trainable
+        if reference_params:
+            k = round(cfg.num_trainable * body_params / reference_params)
+    else:
+        raise ConfigError(f"{where}: set density or num_trainable")
+    if not 0 < k <= maskable:
+        raise ConfigError(f"{where}: K={k} trainable entries, but the model has {maskable} maskable entries")
+    return k
+
+
+class SFTModule:
+    """A trained SFT as a pipeline module."""
+
+    def __init__(self, sft: SparseFineTuning):
+        self.sft = sft
+
+    def save(self, directory: Path) -> None:
+        self.sft.save(directory / "sft.safetensors")
+
+    def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT:
+        return self.sft.apply(model.body, with_abs=with_head, abs_module=model)
+
+    def check_base(self, base_hash: str, where: str) -> None:
+        self.sft.check_base(base_hash, where)
+
+
+def load_sft_module(directory: Path) -> SFTModule:
+    return SFTModule(SparseFineTuning.load(directory / "sft.safetensors"))
+
+
+def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTModule, dict[str, Any]]:
+    """Algorithm 1 (LTSFT) of thesis §4.3.1 and its single-phase relatives."""
+    model = request.model
+    if cfg.freeze_layer_norm:
+        freeze_layer_norms(model)
+    maskable = maskable_parameters(model.body, include_layer_norm=not cfg.freeze_layer_norm)
+    head = model.head_parameters()
+    body_params = sum(p.numel() for p in model.body.parameters())
+    k = resolve_budget(cfg, body_params, sum(p.numel() for p in maskable.values()), request.reference_params,
+                       "module")
+    theta0 = {name: p.detach().clone() for name, p in maskable.items()}
+    head0 = {name: p.detach().clone() for name, p in head.items()}
+    callbacks = []
+    if cfg.l1_lambda:
+        total_params = sum(p.numel() for p in model.parameters())
+        l1_params = {**{f"body.{n}": p for n, p in maskable.items()}, **{f"head.{n}": p for n, p in head.items()}}
+        l1_reference = {**{f"body.{n}": t for n, t in theta0.items()}, **{f"head.{n}": t for n, t in head0.items()}}
+        callbacks.append(L1TowardsInit(l1_params, l1_reference, cfg.l1_lambda / total_params))
+    phases: dict[str, PhaseResult] = {}
+    if cfg.method == "ltsft":
+        phases["phase1"] = request.fitter.fit(
+            model, request.train, request.validation, request.collate,
+            request.schedule.merged(cfg.phase1, "module.phase1"), "phase1", callbacks)
+        masks = lottery_ticket_masks({n: p.detach() for n, p in maskable.items()}, theta0, k)
+        with torch.no_grad():  # reset everything, the head included, to theta0 (same init)
+            for name, param in maskable.items():
+                param.copy_(theta0[name])
+            for name, param in head.items():
+                param.copy_(head0[name])
+    elif cfg.method == "rand_sft":
+        masks = random_masks({n: p.shape for n, p in maskable.items()}, k, request.seed)
+    elif cfg.method == "bitfit":
+        masks = bias_masks(maskable)
+        k = int(sum(int(m.sum()) for m in masks.values()))
+    else:  # full
+        masks = {n: torch.ones(p.numel(), dtype=torch.bool) for n, p in maskable.items()}
+    masked = MaskedTraining(maskable, masks, theta0)
+    phases["phase2"] = request.fitter.fit(
+        model, request.train, request.validation, request.collate,
+        request.schedule.merged(cfg.phase2, "module.phase2"), "phase2", [*callbacks, MaskedUpdates(masked)])
+    meta = {**request.meta, "method": cfg.method, "k": k, "density": k / body_params}
+    sft = SparseFineTuning.from_masks({n: p.detach() for n, p in maskable.items()}, theta0, masks,
+                                      abs_tensors={n: p.detach() for n, p in head.items()}, meta=meta)
+    summary = {"k": k, "density": k / body_params, "num_entries": sft.num_entries,
+               **{f"{phase}/steps": r.steps for phase, r in phases.items()},
+               **{f"{phase}/{key}": value for phase, r in phases.items() for key, value in r.metrics.items()}}
+    return SFTModule(sft), summary
+
+
+for _name in ("ltsft", "rand_sft", "bitfit", "full"):
+    register_method(_name, SparseModuleConfig, train_sparse, load_sft_module)
