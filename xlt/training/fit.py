@@ -112,6 +112,7 @@ class Fitter:
 
             options = dict(self.logger_cfg.wandb)
             os.environ.setdefault("WANDB_MODE", options.pop("mode", "offline") or "offline")
+            os.environ.setdefault("WANDB_SILENT", "true")
             loggers.append(WandbLogger(name=f"{self.label}/{phase}", group=self.run_name, save_dir=str(self.log_dir),
                                        reinit="create_new", **options))
         return loggers
@@ -156,6 +157,7 @@ class Fitter:
         trainer.fit(model, train_dataloaders=loader, val_dataloaders=val_loaders or None)
         if val_loaders and best.last_validated_step != trainer.global_step:
             trainer.validate(model, dataloaders=val_loaders, verbose=False)
+        _finish_loggers(trainer)
         if val_loaders and schedule.select_best:
             best.restore(model)
         return PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics)
@@ -167,6 +169,7 @@ class Fitter:
         loaders = [self.eval_loader(v, collate, batch_size) for v in data.values()]
         trainer = self._trainer("evaluation", [])
         trainer.validate(model, dataloaders=loaders, verbose=False)
+        _finish_loggers(trainer)
         results: dict[str, dict[str, float]] = {}
         for key, value in trainer.callback_metrics.items():
             parts = key.split("/")
@@ -174,3 +177,10 @@ class Fitter:
                 results.setdefault(parts[1], {})[parts[2]] = float(value)
         return results
 
+
+
+def _finish_loggers(trainer: L.Trainer) -> None:
+    """Close wandb runs per phase (one run per stage and phase, grouped by experiment)."""
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger":
+            logger.experiment.finish()
