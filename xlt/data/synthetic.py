@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import random
 from collections.abc import Callable
@@ -252,18 +253,28 @@ SAMPLE_SETS: dict[str, Callable[[Path], None]] = {
         [write_corpus(out, code, lines=400) for code in ["en", *AMERICASNLI_LANGUAGES]],
     ),
 }
-"""Each entry writes one group of sample files; tasks add theirs here."""
+"""Each entry writes one group of sample files. Task areas with larger generators keep them in
+their own module (listed in SAMPLE_SET_MODULES) and register entries here on import."""
+
+SAMPLE_SET_MODULES: tuple[str, ...] = ()
+
+
+def load_sample_sets() -> dict[str, Callable[[Path], None]]:
+    for module in SAMPLE_SET_MODULES:
+        importlib.import_module(module)
+    return SAMPLE_SETS
 
 
 def generate(out: Path = SAMPLES_DIR, sets: list[str] | None = None) -> None:
-    for name in sets or list(SAMPLE_SETS):
-        SAMPLE_SETS[name](out)
+    sample_sets = load_sample_sets()
+    for name in sets or list(sample_sets):
+        sample_sets[name](out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=SAMPLES_DIR)
-    parser.add_argument("--set", action="append", choices=sorted(SAMPLE_SETS))
+    parser.add_argument("--set", action="append", choices=sorted(load_sample_sets()))
     args = parser.parse_args()
     generate(args.out, args.set)
     print(f"wrote samples to {args.out}")
