@@ -18,6 +18,7 @@ from xlt.errors import ConfigError
 from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer, resolve_model_path
 from xlt.pipeline.data_config import DataConfig, parse_data_config
 from xlt.pipeline.store import ArtifactStore
+from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 from xlt.training.methods import parse_module_config
 
@@ -59,6 +60,7 @@ class Experiment:
         if self.task_module.method == "none":
             raise ConfigError("task_module.method=none: a task module is required")
         self.task_cfg: dict[str, Any] = plain["task"]
+        build_task(self.task_cfg, tokenizer=None)  # validate the task config before any training
         self.recipe_cfg: dict[str, Any] = plain["recipe"]
         self.store = ArtifactStore(self.paths.artifacts)
         self._base_hash: str | None = None
