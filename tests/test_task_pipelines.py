@@ -39,7 +39,8 @@ def check_results(results: dict, experiment: str, targets: list[str] | None = No
 
 
 def test_every_task_family_runs_end_to_end_without_language_modules(tmp_path, cache_dir):
-    experiments = ["ltsft_ud_pos", "ltsft_ud_dp", "ltsft_masakhaner", "ltsft_xquad_multisource", "ltsft_nusax"]
+    experiments = ["ltsft_ud_pos", "ltsft_ud_dp", "ltsft_masakhaner", "ltsft_xquad_multisource", "ltsft_nusax",
+                   "ltsft_americasnli_multisource"]
     result = launch(["-m", f"+experiment={','.join(experiments)}", "+profile=smoke", "lang_module=none",
                      f"paths.root={tmp_path / 'root'}", f"hydra.sweep.dir={tmp_path / 'runs'}"], cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -55,7 +55,7 @@ class ClassificationHead(nn.Module):
 
 class SequenceClassifier(TaskModel):
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_seed")}
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_seed") and not k.startswith("_")}
         hidden = self.backbone(**inputs).last_hidden_state
         return self.head(hidden)
 

@@ -84,8 +84,8 @@ class QuestionAnswering(TaskModel):
 
     def update_metric(self, metric: Metric, batch: dict[str, Any]) -> None:
         start, end = self.logits(batch)
-        offsets = batch["offsets"]
-        scores, first, last = best_spans(start, end, offsets[..., 0] >= 0, self.max_answer_length)
+        scores, first, last = best_spans(start, end, batch["offsets"][..., 0] >= 0, self.max_answer_length)
+        offsets = batch["offsets"].cpu()
         spans = []
         for row, (score, i, j) in enumerate(zip(scores.tolist(), first.tolist(), last.tolist())):
             if score == float("-inf"):

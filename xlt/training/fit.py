@@ -2,7 +2,9 @@
 
 :class:`Fitter` turns a :class:`Schedule` into a Lightning ``Trainer`` (step budget, validation
 interval, gradient accumulation and clipping, precision, loggers, progress bar), runs it,
-and restores the best validation state when the schedule asks for it.
+and restores the best validation state when the schedule asks for it. A multi-source training set
+(:class:`~xlt.training.multisource.MultiSourceTrain`) gets single-language batches and the
+per-batch language-module switch (§4.4.4), whatever the method.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ class Fitter:
         val_loaders = [self.eval_loader(v, collate, schedule.batch_size) for v in validation.values()]
         metric = model.metric_factory()
         best = BestState(f"val/{metric.primary}", metric.mode)
-        if isinstance(train, MultiSourceTrain) and train.modules:  # first: removed before other hooks run
+        if isinstance(train, MultiSourceTrain):  # first, so modules are removed before the other hooks run
             callbacks = [LanguageSwitch(train.modules), *callbacks]
         trainer = self._trainer(
             phase, [*callbacks, best], max_steps=total, max_epochs=-1,
