@@ -13,6 +13,8 @@ from omegaconf import OmegaConf
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.modules.sft import SparseFineTuning
+from xlt.pipeline.experiment import Experiment
+from xlt.pipeline.recipes import plan_experiment
 
 METRICS = {"pos": {"accuracy"}, "dp": {"uas", "las"}, "ner": {"f1", "precision", "recall"}, "nli": {"accuracy"},
            "qa": {"f1", "exact_match"}, "sa": {"macro_f1"}}
@@ -97,6 +99,23 @@ def test_thesis_settings_of_the_new_experiments(tmp_path):
     assert (qa["task"]["train"]["max_epochs"], qa["task"]["train"]["batch_size"], qa["task"]["train"]["lr"]) == (
         5, 12, 3e-5)
     assert list(qa["data"]["sources"]) == ["en", "ar", "de", "es", "hi", "vi", "zh"]
+
+
+@pytest.mark.parametrize("experiment", ["ltsft_ud_pos", "ltsft_ud_dp_multisource"])
+@pytest.mark.parametrize("variant", ["task_module=rand_sft", "task_module=bitfit", "task_module=full",
+                                     "lang_module=bitfit", "lang_module=rand_sft", "lang_module=none"])
+def test_baselines_and_variants_plan(experiment, variant, tmp_path, cache_dir, monkeypatch):
+    """BitFit, rand-SFT, full fine-tuning and TA-only (§4.4.1) are choices of the same experiments."""
+    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
+    exp = Experiment(compose_config([f"+experiment={experiment}", "+profile=smoke", variant], tmp_path), tmp_path)
+    plan = plan_experiment(exp)
+    group, method = variant.split("=")
+    expected = {"sft": "ltsft", "none": "none"}.get(method, method)
+    assert getattr(exp, group).method == expected
+    task = next(stage for stage in plan.stages if stage.kind == "task_module")
+    assert bool(task.inputs) == (method != "none")  # TA-only trains without source language modules
+    if experiment.endswith("multisource") and method != "none":
+        assert len(task.inputs) == 11
 
 
 # ---------------------------------------------------------------------------- slow: complete runs
