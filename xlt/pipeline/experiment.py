@@ -93,7 +93,8 @@ class Experiment:
     def training_spec(self) -> dict[str, Any]:
         """Run-wide settings that change what training produces."""
         return {"seed": self.seed, "precision": self.trainer.precision, "devices": self.trainer.devices,
-                "max_steps_per_phase": self.trainer.max_steps_per_phase}
+                "max_steps_per_phase": self.trainer.max_steps_per_phase,
+                **({"mlm_max_seq_length": self.trainer.mlm_max_seq_length} if self.trainer.mlm_max_seq_length else {})}
 
     def module_spec(self, module_cfg: Any) -> dict[str, Any]:
         return as_dict(module_cfg)

@@ -2,7 +2,9 @@
 
 :class:`Fitter` turns a :class:`Schedule` into a Lightning ``Trainer`` (step budget, validation
 interval, gradient accumulation and clipping, precision, loggers, progress bar), runs it,
-and restores the best validation state when the schedule asks for it.
+and restores the best validation state when the schedule asks for it. A multi-source training set
+(:class:`~xlt.training.multisource.MultiSourceTrain`) gets single-language batches and the
+per-batch language-module switch (§4.4.4), whatever the method.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader
 
+from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed
 from xlt.tasks.base import TaskModel
 from xlt.training.callbacks import BestState
+from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
 from xlt.training.schedule import Schedule
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ class TrainerConfig:
     progress_bar: bool = True
     log_every_n_steps: int = 50
     max_steps_per_phase: int | None = None  # caps every phase (the smoke profile's budget)
+    mlm_max_seq_length: int | None = None  # caps language modules' MLM block length (the smoke profile's budget)
     eval_batch_size: int | None = None  # default: twice the training batch size
     num_workers: int = 0
     deterministic: bool = False
@@ -87,6 +92,12 @@ class Fitter:
 
     # ------------------------------------------------------------------ loaders
     def train_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
+        if isinstance(examples, MultiSourceTrain):  # single-language batches (§4.4.4)
+            sources = list(examples.sources.items())
+            mixture = MixtureBatchSampler([len(e) for _, e in sources], batch_size, examples.factors(),
+                                          seed=self.seed, sampling=examples.sampling)
+            return DataLoader(MixtureDataset(sources, self.seed), batch_sampler=mixture,
+                              collate_fn=TagLanguage(collate), num_workers=self.cfg.num_workers)
         sampler = EpochBatchSampler(len(examples), batch_size, seed=self.seed, shuffle=True)
         return DataLoader(EpochIndexed(examples, self.seed), batch_sampler=sampler, collate_fn=collate,
                           num_workers=self.cfg.num_workers)
@@ -147,6 +158,8 @@ class Fitter:
         val_loaders = [self.eval_loader(v, collate, schedule.batch_size) for v in validation.values()]
         metric = model.metric_factory()
         best = BestState(f"val/{metric.primary}", metric.mode)
+        if isinstance(train, MultiSourceTrain):  # first, so modules are removed before the other hooks run
+            callbacks = [LanguageSwitch(train.modules), *callbacks]
         trainer = self._trainer(
             phase, [*callbacks, best], max_steps=total, max_epochs=-1,
             val_check_interval=interval * schedule.accumulate if val_loaders else None,

@@ -115,7 +115,7 @@ def resolve_budget(cfg: SparseModuleConfig, body_params: int, maskable: int, ref
     if cfg.density is not None:
         if not 0 < cfg.density <= 1:
             raise ConfigError(f"{where}.density={cfg.density}: must lie in (0, 1]")
-        k = round(cfg.density * body_params)
+        k = maskable if cfg.density == 1 else round(cfg.density * body_params)  # 100%: every maskable entry
     elif cfg.num_trainable is not None:
         k = cfg.num_trainable
         if reference_params:
