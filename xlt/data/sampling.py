@@ -1,7 +1,9 @@
 """Seeded batch samplers whose order depends only on (seed, epoch).
 
 The order is a pure function of the seed and the epoch number, so a run resumed from a
-checkpoint sees exactly the batches an uninterrupted run would. Each batch is a list of
+checkpoint sees exactly the batches an uninterrupted run would: :meth:`EpochBatchSampler.resume_at`
+makes the next pass start mid-epoch, after the batches the interrupted run had consumed
+(xlt.training.resume sets it from the checkpoint). Each batch is a list of
 ``(epoch, index)`` pairs; :class:`EpochIndexed` turns them into examples that carry a
 per-example seed (used, e.g., by MLM masking) independent of the global RNG.
 """
@@ -25,9 +27,17 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.shuffle, self.drop_last = shuffle, drop_last
         self.epoch = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already consumed in it)
+        # Lightning calls set_epoch on ``batch_sampler.sampler`` (and never on the batch sampler itself)
+        self.sampler = _EpochSetter(self)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """Make the next pass over ``epoch`` skip its first ``batches_done`` batches (once)."""
+        self.epoch = epoch
+        self._resume = (epoch, batches_done) if batches_done else None
 
     def __len__(self) -> int:
         return self.size // self.batch_size if self.drop_last else math.ceil(self.size / self.batch_size)
@@ -40,8 +50,22 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         order = self.order(self.epoch)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip = self._resume[1]
+        self._resume = None
+        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
             yield [(self.epoch, i) for i in order[start:start + self.batch_size]]
+
+
+class _EpochSetter:
+    """Forwards ``set_epoch`` to its batch sampler: what Lightning's loops call every epoch."""
+
+    def __init__(self, owner: EpochBatchSampler):
+        self.owner = owner
+
+    def set_epoch(self, epoch: int) -> None:
+        self.owner.set_epoch(epoch)
 
 
 class EpochIndexed(Dataset):

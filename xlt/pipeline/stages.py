@@ -8,6 +8,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from xlt.data.locations import DataLocation, fingerprint, load_location
 from xlt.errors import ConfigError
 from xlt.pipeline.data_config import check_exists
@@ -49,11 +51,12 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation, c
     validation = {}
     if heldout is not None:
         validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
+    torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "language", "lang": lang}
     request = TrainRequest(model, train, validation, family.collator(), cfg.train or Schedule(),
-                           exp.fitter(ctx.stage.label), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)
     return summary
@@ -82,6 +85,7 @@ def _build_task_module(exp: Experiment, train_location: DataLocation, validation
     if validation_location is not None:
         validation = {exp.data.source_lang: family.preprocess(
             load_location(validation_location, "data.source.validation"), "data.source.validation")}
+    torch.manual_seed(exp.seed)  # the new head's random init: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "task", "task": family.name, "source": exp.data.source_lang}
@@ -89,7 +93,7 @@ def _build_task_module(exp: Experiment, train_location: DataLocation, validation
         _attach(exp, exp.lang_module.method, ctx.inputs["lang"], model, with_head=False)
         meta["trained_on"] = str(ctx.stage.inputs["lang"].key)
     request = TrainRequest(model, train, validation, family.collator(), family.schedule,
-                           exp.fitter(ctx.stage.label), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[exp.task_module.method].train(exp.task_module, request)
     module.save(ctx.out_dir)
     return summary
