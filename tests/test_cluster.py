@@ -117,7 +117,13 @@ def test_zip_sweep_from_the_command_line(tmp_path, cache_dir):
                for j in jobs)
 
 
-def test_failed_job_does_not_stop_the_sweep_and_the_report_is_written(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error,raised,message", [
+    (RuntimeError("job 0 broke"), RuntimeError, "job 0 broke"),  # a bug: its own traceback
+    (ConfigError("task_module.density=7: must lie in (0, 1]"), SweepError,  # bad input: one line
+     r"1 of 3 job\(s\) failed; the first \(a=1\): task_module.density=7"),
+])
+def test_failed_job_does_not_stop_the_sweep_and_the_report_is_written(tmp_path, monkeypatch, error, raised,
+                                                                      message):
     launched = []
 
     class Launcher:
@@ -128,7 +134,7 @@ def test_failed_job_does_not_stop_the_sweep_and_the_report_is_written(tmp_path, 
                 ret = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
                 ret.return_value = 0.5
                 if overrides == ["a=1"]:
-                    ret.status, ret.return_value = JobStatus.FAILED, RuntimeError("job 0 broke")
+                    ret.status, ret.return_value = JobStatus.FAILED, error
                 returns.append(ret)
             return returns
 
@@ -136,7 +142,7 @@ def test_failed_job_does_not_stop_the_sweep_and_the_report_is_written(tmp_path, 
     sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}}})
     sweeper.launcher, sweeper.hydra_context = Launcher(), SimpleNamespace(config_loader=None)
     monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
-    with pytest.raises(RuntimeError, match="job 0 broke"):
+    with pytest.raises(raised, match=message):
         sweeper.sweep(["a=1,2,3"])
     assert launched == [["a=1"], ["a=2"], ["a=3"]]  # every batch ran
     assert (tmp_path / "sweep" / "report" / "report.md").exists()

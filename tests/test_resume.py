@@ -243,6 +243,27 @@ def test_preemption_signal_checkpoints_at_the_next_step_then_hands_over(nli, tmp
     assert all(torch.equal(p, q) for p, q in zip(plain.parameters(), model.parameters()))
 
 
+def test_sigterm_checkpoints_before_lightning_stops(nli, tmp_path):
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    family, examples, _ = nli
+    schedule = Schedule(lr=1e-3, batch_size=8, max_steps=10, eval_every=20)
+
+    class Terminate(L.Callback):
+        def on_before_backward(self, trainer, *args):
+            if trainer.global_step == 3:
+                os.kill(os.getpid(), signal.SIGTERM)  # e.g. SLURM preemption with PreemptMode=REQUEUE
+
+    previous = signal.signal(signal.SIGTERM, lambda *args: None)  # Lightning chains the existing handler
+    try:
+        with pytest.raises(SIGTERMException):
+            _fitter(tmp_path / "logs", tmp_path / "work", every=None).fit(
+                _model(nli), examples, {"en": examples[:16]}, family.collator(), schedule, "p", callbacks=[Terminate()])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert json.loads((tmp_path / "work" / "p" / CHECKPOINT_INFO).read_text())["step"] == 4
+
+
 def test_lightning_slurm_auto_requeue_is_off(monkeypatch, tmp_path):
     for key in ("SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "SLURM_NNODES", "SLURM_JOB_NUM_NODES"):
         monkeypatch.setenv(key, "1")

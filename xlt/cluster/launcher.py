@@ -127,7 +127,8 @@ class _XltSubmititLauncher(BaseSubmititLauncher):
         how = "as one array job" if n > 1 else "as one job"
         lines = [f"# dry run: {n} job(s) would be submitted {how} ({self._EXECUTOR}); nothing was submitted"]
         for i, overrides in enumerate(job_overrides):
-            lines.append(f"#   job {initial_job_idx + i}: {' '.join(filter_overrides(overrides))}")
+            shown = [o for o in filter_overrides(overrides) if not o.lstrip("+").startswith("cluster.dry_run=")]
+            lines.append(f"#   job {initial_job_idx + i}: {' '.join(shown)}")
         lines.append(self.render_script(n))
         print("\n".join(lines), file=sys.stdout, flush=True)
 

@@ -151,5 +151,11 @@ class ZipSweeper(Sweeper):
                 log.error("report of the finished jobs: %s", report.out_dir / "report.md")
             except Exception as problem:  # the report must never hide the jobs' own error
                 log.warning("could not write the report: %s", problem)
-            _ = failed[0].return_value  # raises the first failed job's error
+            from xlt.errors import XltError
+
+            error = failed[0]._return_value
+            if isinstance(error, XltError):  # the user's input: one line (the job's own log has the rest)
+                raise SweepError(f"{len(failed)} of {initial_job_idx} job(s) failed; the first "
+                                 f"({' '.join(failed[0].overrides or [])}): {error}")
+            _ = failed[0].return_value  # raises the first failed job's error, with its traceback
         return returns

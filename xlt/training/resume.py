@@ -249,12 +249,13 @@ class ResumableTraining(L.Callback):
     def _save(self, trainer: L.Trainer) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f".{CHECKPOINT}.tmp"
-        trainer.save_checkpoint(tmp, weights_only=False)
-        os.replace(tmp, self.checkpoint)
-        info = {"step": trainer.global_step, "max_steps": trainer.max_steps, "epoch": trainer.current_epoch,
-                "saved_at": time.time()}
-        (self.directory / f".{CHECKPOINT_INFO}.tmp").write_text(json.dumps(info) + "\n")
-        os.replace(self.directory / f".{CHECKPOINT_INFO}.tmp", self.directory / CHECKPOINT_INFO)
+        trainer.save_checkpoint(tmp, weights_only=False)  # on every rank; the strategy writes on rank 0
+        if trainer.is_global_zero:
+            os.replace(tmp, self.checkpoint)
+            info = {"step": trainer.global_step, "max_steps": trainer.max_steps, "epoch": trainer.current_epoch,
+                    "saved_at": time.time()}
+            (self.directory / f".{CHECKPOINT_INFO}.tmp").write_text(json.dumps(info) + "\n")
+            os.replace(self.directory / f".{CHECKPOINT_INFO}.tmp", self.directory / CHECKPOINT_INFO)
         self._last_save_time, self._last_save_step = time.monotonic(), trainer.global_step
         self.saved_steps.append(trainer.global_step)
         log.debug("checkpoint at step %d: %s", trainer.global_step, self.checkpoint)
