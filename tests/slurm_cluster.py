@@ -35,15 +35,28 @@ def unavailable_reason() -> str | None:
         return f"a single-node SLURM needs Linux (this is {sys.platform})"
     if os.geteuid() != 0:
         return "starting SLURM daemons needs root (run the tests as root, or set XLT_SKIP_SLURM=1)"
-    missing = [binary for binary in PACKAGES if shutil.which(binary) is None]
+    missing = missing_packages()
     if missing and shutil.which("apt-get") is None:
         return f"SLURM is not installed ({', '.join(missing)} missing) and apt-get is unavailable"
     return None
 
 
+def missing_packages() -> list[str]:
+    """The Debian packages to install: by dpkg's records where there is dpkg, else by binaries."""
+    packages = sorted(set(PACKAGES.values()))
+    if shutil.which("dpkg-query") is None:
+        return sorted({PACKAGES[binary] for binary in PACKAGES if shutil.which(binary) is None})
+    missing = []
+    for package in packages:
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        if status.returncode != 0 or "install ok installed" not in status.stdout:
+            missing.append(package)
+    return missing
+
+
 def install() -> list[str]:
     """apt-get install whatever is missing; returns the packages installed."""
-    packages = sorted({PACKAGES[binary] for binary in PACKAGES if shutil.which(binary) is None})
+    packages = missing_packages()
     if packages:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True, timeout=600)

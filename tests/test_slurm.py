@@ -30,9 +30,9 @@ def slurm():
     installed = slurm_cluster.install()
     if installed:
         slurm_cluster.SUMMARY.append(f"installed with apt: {' '.join(installed)}")
-    cluster = slurm_cluster.SingleNodeSlurm().start()
+    cluster = slurm_cluster.SingleNodeSlurm()
     try:
-        yield cluster
+        yield cluster.start()
     finally:
         cluster.stop()
         shutil.rmtree(cluster.root, ignore_errors=True)
