@@ -18,6 +18,7 @@ import torch
 from xlt.data.locations import DataLocation, load_location
 from xlt.data.sampling import EpochBatchSampler
 from xlt.data.synthetic import SAMPLES_DIR
+from xlt.errors import ArtifactError
 from xlt.models.loading import ModelConfig, load_tokenizer
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
@@ -135,6 +136,8 @@ def test_checkpoint_holds_only_trainable_state_and_finished_phase_is_reused(nli,
     assert set(checkpoint["state_dict"]) == trainable and frozen  # never the frozen base weights
     assert checkpoint["global_step"] == 4 and checkpoint["optimizer_states"] and checkpoint["lr_schedulers"]
     assert checkpoint["xlt_resume"]["sampler"] == {"epoch": 0, "batches_done": 4}
+    shutil.copy(tmp_path / "work" / "p1" / CHECKPOINT, tmp_path / "kept.ckpt")
+    shutil.copy(tmp_path / "work" / "p1" / CHECKPOINT_INFO, tmp_path / "kept.json")
 
     with caplog.at_level(logging.INFO, logger="xlt"):
         first = _fitter(tmp_path / "logs", tmp_path / "work").fit(
@@ -142,6 +145,16 @@ def test_checkpoint_holds_only_trainable_state_and_finished_phase_is_reused(nli,
     assert f"resuming from checkpoint {tmp_path / 'work' / 'p1' / CHECKPOINT} (step 4 of 6)" in caplog.text
     final = _params(model)
     assert not (tmp_path / "work" / "p1" / CHECKPOINT).exists()  # replaced by the phase's outcome
+
+    # a checkpoint of other trainable parameters (e.g. code changed between attempts) is refused
+    shutil.copytree(tmp_path / "work" / "p1", tmp_path / "stale" / "p1")
+    (tmp_path / "stale" / "p1" / "done.pt").unlink()
+    shutil.copy(tmp_path / "kept.ckpt", tmp_path / "stale" / "p1" / CHECKPOINT)
+    shutil.copy(tmp_path / "kept.json", tmp_path / "stale" / "p1" / CHECKPOINT_INFO)
+    everything = _model(nli)  # now the embeddings train too
+    with pytest.raises(ArtifactError, match="holds other trainable parameters than this phase has"):
+        _fitter(tmp_path / "logs", tmp_path / "stale").fit(
+            everything, examples, {"en": examples[:16]}, family.collator(), schedule, "p1")
 
     other = _model(nli, seed=1)  # a later attempt of the stage: the finished phase is not trained again
     fitter = _fitter(tmp_path / "logs", tmp_path / "work")

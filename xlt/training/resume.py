@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from xlt.data.sampling import EpochBatchSampler
+from xlt.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,7 +130,8 @@ class StageScratch:
         params = dict(model.named_parameters())
         missing = sorted(set(record["state"]) - set(params))
         if missing:
-            raise RuntimeError(f"{directory / PHASE_DONE}: the model lacks {missing[0]!r}")
+            raise ArtifactError(f"{directory / PHASE_DONE}: the model lacks {missing[0]!r}; delete "
+                                f"{self.directory} to start the stage over")
         with torch.no_grad():
             for name, value in record["state"].items():
                 params[name].copy_(value.to(params[name].device))
@@ -181,7 +183,6 @@ class ResumableTraining(L.Callback):
         self._preempted: tuple[int, Any] | None = None
         self._previous_handler: Any = None
         self._signal: signal.Signals | None = None
-        self.saved_steps: list[int] = []  # for tests and logs
 
     # ------------------------------------------------------------------ paths
     @property
@@ -257,7 +258,6 @@ class ResumableTraining(L.Callback):
             (self.directory / f".{CHECKPOINT_INFO}.tmp").write_text(json.dumps(info) + "\n")
             os.replace(self.directory / f".{CHECKPOINT_INFO}.tmp", self.directory / CHECKPOINT_INFO)
         self._last_save_time, self._last_save_step = time.monotonic(), trainer.global_step
-        self.saved_steps.append(trainer.global_step)
         log.debug("checkpoint at step %d: %s", trainer.global_step, self.checkpoint)
         if self._preempted is not None:
             signum, frame = self._preempted
@@ -282,6 +282,11 @@ class ResumableTraining(L.Callback):
         state = checkpoint.get("xlt_resume")
         if state is None:
             return
+        trainable = {name for name, p in pl_module.named_parameters() if p.requires_grad}
+        if set(checkpoint["state_dict"]) != trainable:  # partial loading would hide it: refuse
+            different = sorted(set(checkpoint["state_dict"]) ^ trainable)
+            raise ArtifactError(f"{self.checkpoint}: holds other trainable parameters than this phase has "
+                                f"(e.g. {different[0]!r}); delete {self.directory.parent} to start the stage over")
         self.sampler.resume_at(state["sampler"]["epoch"], state["sampler"]["batches_done"])
         self._pending_rng = state["rng"]
         self._last_save_step = checkpoint.get("global_step", -1)
