@@ -146,3 +146,15 @@ def test_failed_job_does_not_stop_the_sweep_and_the_report_is_written(tmp_path, 
         sweeper.sweep(["a=1,2,3"])
     assert launched == [["a=1"], ["a=2"], ["a=3"]]  # every batch ran
     assert (tmp_path / "sweep" / "report" / "report.md").exists()
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_a_sweep(tmp_path, cache_dir):
+    sweep = tmp_path / "sweep"
+    result = launch(["-m", "+experiment=ltsft_americasnli", "+profile=smoke", "hydra/launcher=submitit_local",
+                     "data.targets=[gn]", "trainer.max_steps_per_phase=5", "task_module.density=0.02,0.08",
+                     f"paths.root={tmp_path / 'root'}", f"hydra.sweep.dir={sweep}"], cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "submitted 2 job(s) to local:" in result.stdout + result.stderr
+    assert all((sweep / str(n) / "results.json").exists() for n in range(2))
+    assert "| 0.08 |" in (sweep / "report" / "report.md").read_text()
