@@ -25,6 +25,7 @@ from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
 from xlt.training.callbacks import L1TowardsInit, MaskedUpdates
 from xlt.training.fit import Fitter, PhaseResult
+from xlt.training.resume import StageScratch
 from xlt.training.schedule import Schedule
 
 
@@ -159,7 +160,7 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
                        "module")
     theta0 = {name: p.detach().clone() for name, p in maskable.items()}
     # a resumed build (xlt.training.resume) starts from the head init of the interrupted one
-    scratch = request.fitter.scratch
+    scratch = getattr(request.fitter, "scratch", None) or StageScratch(None)
     head0 = scratch.keep("head_init", lambda: {name: p.detach().to("cpu", copy=True) for name, p in head.items()})
     with torch.no_grad():
         for name, param in head.items():
