@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
+from xlt.data.sampling import SeededBatchSampler
 from xlt.errors import ConfigError
 
 LANGUAGE_KEY = "_language"
@@ -61,7 +62,7 @@ def _generator(*parts: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-class MixtureBatchSampler(Sampler[list[tuple[int, int, int]]]):
+class MixtureBatchSampler(SeededBatchSampler):
     """Single-source batches of ``(epoch, source, index)`` over sources of the given sizes."""
 
     def __init__(self, sizes: Sequence[int], batch_size: int, upsampling: Sequence[int] | None = None,
@@ -74,12 +75,9 @@ class MixtureBatchSampler(Sampler[list[tuple[int, int, int]]]):
             raise ValueError("one upsampling factor >= 1 per source")
         if not self.sizes or any(n < 1 for n in self.sizes):
             raise ValueError("every source needs at least one example")
-        self.batch_size, self.seed = batch_size, seed
+        super().__init__(seed)
+        self.batch_size = batch_size
         self.sampling = sampling or SamplingConfig()
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def batch_counts(self) -> list[int]:
         """Batches per epoch contributed by each source (under ``shuffle``)."""
@@ -112,10 +110,10 @@ class MixtureBatchSampler(Sampler[list[tuple[int, int, int]]]):
                 yield permutation[start:start + self.batch_size]
             cycle += 1
 
-    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
-        streams = [self._stream(s, self.epoch) for s in range(len(self.sizes))]
-        for source in self.source_order(self.epoch):
-            yield [(self.epoch, source, i) for i in next(streams[source])]
+    def batches(self, epoch: int) -> Iterator[list[tuple[int, int, int]]]:
+        streams = [self._stream(s, epoch) for s in range(len(self.sizes))]
+        for source in self.source_order(epoch):
+            yield [(epoch, source, i) for i in next(streams[source])]
 
 
 class MixtureDataset(Dataset):

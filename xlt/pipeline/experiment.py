@@ -80,8 +80,11 @@ class Experiment:
             self._base_hash = base_weights_hash(body)
         return self._base_hash
 
-    def fitter(self, label: str) -> Fitter:
-        return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name)
+    def fitter(self, label: str, work_dir: Path | None = None) -> Fitter:
+        """A Fitter for stage ``label``; pass the stage's ``ctx.work_dir`` so it checkpoints there and a
+        re-run (or a requeued job) resumes instead of starting over."""
+        return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name,
+                      work_dir=work_dir)
 
     # ------------------------------------------------------------------ artifact keys
     def model_spec(self) -> dict[str, Any]:

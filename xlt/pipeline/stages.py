@@ -10,6 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from xlt.config import as_dict
 from xlt.data.locations import DataLocation, fingerprint, load_location
 from xlt.errors import ConfigError
@@ -56,11 +58,12 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation, c
     validation = {}
     if heldout is not None:
         validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
+    torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "language", "lang": lang}
     request = TrainRequest(model, train, validation, family.collator(), cfg.train or Schedule(),
-                           exp.fitter(ctx.stage.label), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)
     return summary
@@ -116,6 +119,7 @@ def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageCon
         if spec.validation:
             validation[spec.lang] = _source_examples(family, spec.validation, spec.max_validation_examples,
                                                      f"{where}.validation")
+    torch.manual_seed(exp.seed)  # the new head's random init: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "task", "task": family.name, "source": ",".join(train)}
@@ -133,7 +137,7 @@ def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageCon
     else:  # each batch one language, its module active for that step only (§4.4.4)
         examples = MultiSourceTrain(train, {s.lang: s.upsampling for s in mixture}, modules, exp.data.sampling)
     request = TrainRequest(model, examples, validation, family.collator(), family.schedule,
-                           exp.fitter(ctx.stage.label), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[exp.task_module.method].train(exp.task_module, request)
     module.save(ctx.out_dir)
     return {**summary, "train_examples": {lang: len(e) for lang, e in train.items()}}
