@@ -29,6 +29,12 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def sampler(self) -> Sampler:
+        """Lightning calls ``set_epoch`` on ``dataloader.batch_sampler.sampler``, never on the batch
+        sampler itself: exposing ourselves there makes every epoch get its own order (and masks)."""
+        return self
+
     def __len__(self) -> int:
         return self.size // self.batch_size if self.drop_last else math.ceil(self.size / self.batch_size)
 
