@@ -39,6 +39,9 @@ def _attach(exp: Experiment, method: str, directory: Path, model: Any, with_head
 
 # ---------------------------------------------------------------------------- language module
 def language_module_stage(exp: Experiment, lang: str) -> Stage:
+    if METHODS[exp.lang_module.method].train is None:
+        raise ConfigError(f"lang_module.method={exp.lang_module.method!r} is not trained per language "
+                          "(MAD-G: use recipe=madg)")
     location = exp.data.corpus_location(lang)
     check_exists(location, f"data.corpus ({lang})")
     spec = {**exp.model_spec(), "module": exp.module_spec(exp.lang_module), "lang": lang,

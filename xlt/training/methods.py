@@ -206,3 +206,7 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
 
 for _name in ("ltsft", "rand_sft", "bitfit", "full"):
     register_method(_name, SparseModuleConfig, train_sparse, load_sft_module)
+
+
+# ---------------------------------------------------------------------------- other methods (own modules)
+from xlt.training import adapters, madg  # noqa: E402,F401  (registration: adapter, madg)
