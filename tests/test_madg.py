@@ -13,13 +13,7 @@ from torch import nn
 from transformers import BertConfig, BertForMaskedLM, BertModel
 
 from xlt.data.collators import ClassificationCollator, MLMCollator
-from xlt.data.language_sampling import (
-    Concatenated,
-    LanguageTaggedCollator,
-    SmoothedLanguageBatchSampler,
-    smoothed_probabilities,
-    tag_language,
-)
+from xlt.data.mixture import MixtureBatchSampler, SamplingConfig, TagLanguage, smoothed_probabilities
 from xlt.eval.metrics import Accuracy, MeanLoss
 from xlt.modules.adapters import LANGUAGE, TASK, AdapterShape, PfeifferAdapter, active_adapters, attach_adapter
 from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
@@ -27,9 +21,9 @@ from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MaskedLanguageModel
 from xlt.training.adapters import AdapterModule
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.madg import GeneratorArtifact, MadgConfig, SampledFitter, first_words, train_generator
+from xlt.training.madg import GeneratorArtifact, MadgConfig, first_words, train_generator
+from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
-from xlt.training.switching import LanguageModuleSwitch
 from xlt.typology import uriel_vector
 
 SIZES = dict(vocab_size=60, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
@@ -112,32 +106,29 @@ def test_generator_artifact_round_trip_and_unseen_languages(tmp_path):
 
 # ---------------------------------------------------------------------------- batches
 def test_smoothed_language_sampling():
-    sizes = {"a": 100, "b": 400, "c": 2_000_000}
-    p = smoothed_probabilities(sizes, alpha=0.5, cap=500_000)
-    weights = {"a": 10.0, "b": 20.0, "c": math.sqrt(500_000)}  # min(n, 500k)^0.5
-    total = sum(weights.values())
-    assert all(p[k] == pytest.approx(w / total) for k, w in weights.items())
-    groups = {"a": range(0, 10), "b": range(10, 50), "c": range(50, 1000)}
-    sampler = SmoothedLanguageBatchSampler(groups, batch_size=4, seed=3, alpha=0.5, cap=400, num_batches=3000)
-    batches = sampler.batches(0)
-    for lang, batch in batches:  # every batch holds one language's examples only
-        assert all(i in groups[lang] for i in batch) and len(batch) == 4
-    counts = Counter(lang for lang, _ in batches)
-    expected = smoothed_probabilities({k: len(v) for k, v in groups.items()}, 0.5, 400)
-    assert all(abs(counts[k] / 3000 - expected[k]) < 0.03 for k in groups)
-    assert sampler.batches(0) == batches and sampler.batches(1) != batches  # a function of (seed, epoch)
-    small = [i for lang, batch in batches if lang == "a" for i in batch][:10]
+    p = smoothed_probabilities([100, 400, 2_000_000], alpha=0.5, cap=500_000)
+    weights = [10.0, 20.0, math.sqrt(500_000)]  # min(n, 500k)^0.5
+    assert p == pytest.approx([w / sum(weights) for w in weights])
+    sizes = [10, 40, 950]
+    sampler = MixtureBatchSampler(sizes, 4, seed=3, sampling=SamplingConfig(policy="smoothed", alpha=0.5, cap=400))
+    batches = list(sampler.batches(0))
+    for batch in batches:  # every batch holds one language's examples only
+        assert len({source for _, source, _ in batch}) == 1 and len(batch) <= 4
+    counts = Counter(batch[0][1] for batch in batches)
+    expected = smoothed_probabilities(sizes, 0.5, 400)
+    assert all(abs(counts[k] / len(batches) - expected[k]) < 0.04 for k in range(3))
+    assert list(sampler.batches(0)) == batches and list(sampler.batches(1)) != batches  # a function of (seed, epoch)
+    small = [i for batch in batches if batch[0][1] == 0 for _, _, i in batch][:10]
     assert sorted(small) == list(range(10))  # a language's pool is exhausted before it repeats
+    assert sum(sampler.source_counts(len(sampler) + 5)) == len(sampler) + 5
 
 
-def test_language_tagged_collation_and_lazy_views():
-    collate = LanguageTaggedCollator(ClassificationCollator(0))
-    examples = [{"input_ids": [1, 2], "attention_mask": [1, 1], "labels": 0}]
-    tagged = Concatenated([tag_language(examples, "gn"), tag_language(examples * 2, "quy")])
-    assert len(tagged) == 3 and tagged[0]["lang"] == "gn" and tagged[2]["lang"] == "quy" and "lang" not in examples[0]
-    assert collate([tagged[1], tagged[2]])["lang"] == "quy"
-    with pytest.raises(ValueError, match="exactly one language"):
-        collate([tagged[0], tagged[1]])
+def test_language_tagged_collation_and_first_words():
+    collate = TagLanguage(ClassificationCollator(0))
+    example = {"input_ids": [1, 2], "attention_mask": [1, 1], "labels": 0}
+    assert collate([{**example, "_language": "quy"}, {**example, "_language": "quy"}])["_language"] == "quy"
+    with pytest.raises(ValueError, match="mixes languages"):
+        collate([{**example, "_language": "gn"}, {**example, "_language": "quy"}])
     assert first_words(["a b c", "", "d e f g"], 5) == ["a b c", "d e"]
 
 
@@ -175,25 +166,24 @@ def test_per_batch_language_adapters_in_multi_source_task_training(tmp_path):
     rng = np.random.default_rng(0)
     data = {lang: [{"input_ids": rng.integers(5, 60, 6).tolist(), "attention_mask": [1] * 6,
                     "labels": int(rng.integers(2))} for _ in range(12)] for lang in languages}
-    groups, parts, start = {}, [], 0
-    for lang in languages:
-        groups[lang] = range(start, start + 12)
-        parts.append(tag_language(data[lang], lang))
-        start += 12
     task = PfeifferAdapter(AdapterShape(32, 4, (0, 1)), TASK, seed=9)
     for param in model.parameters():
         param.requires_grad_(False)
     model.head.requires_grad_(True)
     attach_adapter(model.backbone, task, owner=model, name="task")
-    switch = LanguageModuleSwitch(modules)
-    sampled = SampledFitter(fitter(tmp_path, 9), groups, alpha=0.5, cap=500_000)
-    validation = {lang: tag_language(data[lang][:4], lang) for lang in languages}
+    sampling = SamplingConfig(policy="smoothed", alpha=0.5)
+    train = MultiSourceTrain(data, modules=modules, sampling=sampling)
+    validation = {lang: data[lang][:4] for lang in languages}
     before = task.layers["0"].down.weight.detach().clone()
-    sampled.fit(model, Concatenated(parts), validation, LanguageTaggedCollator(ClassificationCollator(0)),
-                Schedule(lr=1e-2, batch_size=4, max_steps=9, eval_every=9, select_best=False), "train", [switch])
+    result = fitter(tmp_path, 9).fit(model, train, validation, ClassificationCollator(0),
+                                     Schedule(lr=1e-2, batch_size=4, max_steps=9, eval_every=9, select_best=False),
+                                     "train")
+    order = MixtureBatchSampler([12, 12, 12], 4, seed=0, sampling=sampling).batches(0)
+    history = [languages[batch[0][1]] for batch in order][:9]  # each batch's language, as the loader drew them
+    assert result.batches == dict(Counter(history)) | {lang: 0 for lang in languages if lang not in history}
     training = [active for is_training, active in model.seen if is_training]
-    assert len(switch.history) == 9 and len(set(switch.history)) >= 2  # several languages were drawn
-    for lang, active in zip(switch.history, training):  # the batch's language adapter, below the task adapter
+    assert len(training) == 9 and len(set(history)) >= 2  # several languages were drawn
+    for lang, active in zip(history, training):  # the batch's language adapter, below the task adapter
         assert len(active) == 2 and active[0] is modules[lang].adapter and active[1] is task
     validating = [active for is_training, active in model.seen if not is_training]
     assert len(validating) % 3 == 0 and len(validating) >= 3  # one batch per language per validation

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from xlt.data.language_sampling import SmoothedLanguageBatchSampler
+from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, SamplingConfig
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed
 
 
@@ -25,11 +25,17 @@ class Recorder(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-@pytest.mark.parametrize("make", [lambda: EpochBatchSampler(12, 4, seed=1),
-                                  lambda: SmoothedLanguageBatchSampler({"a": range(6), "b": range(6, 12)}, 4, seed=1)])
+EXAMPLES = [{"x": i} for i in range(12)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (EpochBatchSampler(12, 4, seed=1), EpochIndexed(EXAMPLES)),
+    lambda: (MixtureBatchSampler([6, 6], 4, seed=1, sampling=SamplingConfig(policy="smoothed")),
+             MixtureDataset([("a", EXAMPLES[:6]), ("b", EXAMPLES[6:])])),
+])
 def test_each_epoch_gets_its_own_batch_order(make):
-    sampler = make()
-    loader = DataLoader(EpochIndexed([{"x": i} for i in range(12)]), batch_sampler=sampler,
+    sampler, dataset = make()
+    loader = DataLoader(dataset, batch_sampler=sampler,
                         collate_fn=lambda examples: torch.tensor([e["x"] for e in examples]))
     model = Recorder()
     L.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,

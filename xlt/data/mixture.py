@@ -100,6 +100,17 @@ class MixtureBatchSampler(SeededBatchSampler):
         permutation = torch.randperm(len(order), generator=_generator(self.seed, epoch, 3)).tolist()
         return [order[i] for i in permutation]
 
+    def source_counts(self, num_batches: int) -> list[int]:
+        """How many of the first ``num_batches`` batches (over successive epochs) each source gets."""
+        counts = [0] * len(self.sizes)
+        epoch = 0
+        while num_batches > 0:
+            for source in self.source_order(epoch)[:num_batches]:
+                counts[source] += 1
+            num_batches -= len(self)
+            epoch += 1
+        return counts
+
     def _stream(self, source: int, epoch: int) -> Iterator[list[int]]:
         """Batches of one source: successive seeded permutations of its examples."""
         n = self.sizes[source]

@@ -69,6 +69,7 @@ class PhaseResult:
     steps: int
     best_step: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    batches: dict[str, int] = field(default_factory=dict)  # multi-source: training batches per language
 
 
 def quiet_libraries() -> None:
@@ -195,7 +196,12 @@ class Fitter:
         _finish_loggers(trainer)
         if val_loaders and schedule.select_best:
             best.restore(model)
-        result = PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics)
+        batches = {}
+        if isinstance(train, MultiSourceTrain):
+            counts = loader.batch_sampler.source_counts(trainer.global_step * schedule.accumulate)
+            batches = dict(zip(train.languages, counts))
+        result = PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics,
+                             batches=batches)
         self.scratch.save_phase_result(phase, model, result)
         return result
 

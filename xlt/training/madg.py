@@ -5,8 +5,8 @@ Generator training (§3.4.3): multilingual MLM over the training languages' corp
 model (its MLM head included) frozen and only the generator (W, V, layer embeddings) trained; each
 batch holds one language, drawn with p(l) proportional to min(n_l, 500,000)^0.5 (at most 500,000
 sequences kept per language); the batch's adapter is generated from its language's URIEL vector on
-the forward pass (xlt.modules.madg.GeneratorAdapter, switched per batch by
-xlt.training.switching.LanguageModuleSwitch). Thesis: 95 Wikipedias, 200k steps, batch 64,
+the forward pass (xlt.modules.madg.GeneratorAdapter, switched per batch like any multi-source
+language module: xlt.training.multisource). Thesis: 95 Wikipedias, 200k steps, batch 64,
 sequences of 256, lr 5e-5 decaying linearly; held-out MLM loss per language selects the checkpoint.
 """
 
@@ -22,13 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from xlt.data.language_sampling import (
-    Concatenated,
-    LanguageTaggedCollator,
-    SmoothedLanguageBatchSampler,
-    tag_language,
-)
-from xlt.data.sampling import EpochIndexed
+from xlt.data.mixture import SamplingConfig
 from xlt.errors import ArtifactError, ConfigError
 from xlt.modules.adapters import PfeifferAdapter, attach_adapter, find_sites
 from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
@@ -36,8 +30,8 @@ from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
 from xlt.training.adapters import AdapterModule, freeze, load_adapter_module
 from xlt.training.fit import Fitter, PhaseResult
+from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
-from xlt.training.switching import LanguageModuleSwitch
 from xlt.typology import resolve_code, uriel_vector
 
 if TYPE_CHECKING:
@@ -136,7 +130,7 @@ class GeneratorArtifact:
 
 
 class GeneratorLanguage:
-    """Per-batch activation of one language on the generator (the LanguageModuleSwitch interface)."""
+    """Per-batch activation of one language on the generator (the language-module interface)."""
 
     def __init__(self, adapter: GeneratorAdapter, typology: torch.Tensor):
         self.adapter, self.typology = adapter, typology
@@ -165,22 +159,6 @@ def build_generator(cfg: MadgConfig, model: TaskModel, seed: int) -> AdapterGene
                             non_linearity=cfg.non_linearity, init_std=cfg.init_std, seed=seed)
 
 
-class SampledFitter(Fitter):
-    """A Fitter whose training batches come from a smoothed single-language sampler."""
-
-    def __init__(self, base: Fitter, groups: Mapping[str, Sequence[int]], alpha: float, cap: int):
-        super().__init__(base.cfg, base.logger_cfg, base.log_dir, base.label, base.seed, base.run_name)
-        self.groups, self.alpha, self.cap = groups, alpha, cap
-
-    def train_loader(self, examples: Sequence[dict[str, Any]], collate: Any, batch_size: int) -> Any:
-        from torch.utils.data import DataLoader
-
-        sampler = SmoothedLanguageBatchSampler(self.groups, batch_size, seed=self.seed, alpha=self.alpha,
-                                               cap=self.cap)
-        return DataLoader(EpochIndexed(examples, self.seed), batch_sampler=sampler, collate_fn=collate,
-                          num_workers=self.cfg.num_workers)
-
-
 def train_generator(cfg: MadgConfig, model: TaskModel, corpora: Mapping[str, tuple[Sequence[dict], Sequence[dict]]],
                     vectors: Mapping[str, tuple[str, np.ndarray]], collate: Any, fitter: Fitter, seed: int,
                     meta: dict[str, Any]) -> tuple[GeneratorArtifact, dict[str, Any]]:
@@ -189,32 +167,21 @@ def train_generator(cfg: MadgConfig, model: TaskModel, corpora: Mapping[str, tup
     generator = build_generator(cfg, model, seed)
     adapter = GeneratorAdapter(generator)
     handle = attach_adapter(model.backbone, adapter, owner=model, name="xlt_madg_generator")
-    parts = []
-    groups: dict[str, range] = {}
-    validation: dict[str, Sequence[dict[str, Any]]] = {}
-    start = 0
-    for lang, (train, heldout) in corpora.items():
-        groups[lang] = range(start, start + len(train))
-        start += len(train)
-        parts.append(tag_language(train, lang))
-        if len(heldout):
-            validation[lang] = tag_language(heldout, lang)
-    examples = Concatenated(parts)
-    switch = LanguageModuleSwitch({lang: GeneratorLanguage(adapter, torch.from_numpy(vectors[lang][1]))
-                                   for lang in corpora})
-    sampled = SampledFitter(fitter, groups, cfg.smoothing, cfg.max_sequences)
+    validation = {lang: heldout for lang, (_, heldout) in corpora.items() if len(heldout)}
+    examples = MultiSourceTrain(
+        {lang: train for lang, (train, _) in corpora.items()},
+        modules={lang: GeneratorLanguage(adapter, torch.from_numpy(vectors[lang][1])) for lang in corpora},
+        sampling=SamplingConfig(policy="smoothed", alpha=cfg.smoothing, cap=cfg.max_sequences))
     try:
-        result: PhaseResult = sampled.fit(model, examples, validation, LanguageTaggedCollator(collate),
-                                          cfg.train or Schedule(), "train", callbacks=[switch])
+        result: PhaseResult = fitter.fit(model, examples, validation, collate, cfg.train or Schedule(), "train")
     finally:
         handle.remove()
     generator = generator.cpu()
     counts = {lang: len(train) for lang, (train, _) in corpora.items()}
     artifact = GeneratorArtifact(generator, {**meta, "languages": {lang: vectors[lang][0] for lang in corpora},
                                              "sequences": counts, "smoothing": cfg.smoothing})
-    batches = {lang: switch.history.count(lang) for lang in corpora}
     summary = {"train/steps": result.steps, **{f"train/{k}": v for k, v in result.metrics.items()},
-               **{f"batches/{lang}": n for lang, n in batches.items()},
+               **{f"batches/{lang}": n for lang, n in result.batches.items()},
                **{f"parameters/{k}": v for k, v in generator.parameter_counts().items()}}
     return artifact, summary
 
