@@ -54,7 +54,7 @@ def train(model: nn.Module, selector, optimizer: torch.optim.Optimizer,
             loss.backward()
             if on_backward is not None:
                 on_backward(step, j, batch)
-            losses.append(float(loss) * len(micro))
+            losses.append(float(loss.detach()) * len(micro))
         selector.before_optimizer_step(step)
         optimizer.step()
         optimizer.zero_grad()

@@ -158,7 +158,7 @@ def sparse_delta_grad(x: torch.Tensor, dy: torch.Tensor, pattern: CSRPattern) ->
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
                 template = torch.sparse_csr_tensor(pattern.crow, pattern.cols,
-                                                   torch.empty(n, dtype=torch.float32, device=x.device),
+                                                   torch.zeros(n, dtype=torch.float32, device=x.device),
                                                    size=pattern.shape, check_invariants=False)
                 return torch.sparse.sampled_addmm(template, dy_t, x_cols, beta=0.0).values()
         except (RuntimeError, NotImplementedError):
