@@ -198,3 +198,6 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
 
 for _name in ("ltsft", "rand_sft", "bitfit", "full"):
     register_method(_name, SparseModuleConfig, train_sparse, load_sft_module)
+
+
+from xlt.training import spiel_methods  # noqa: E402,F401  (registers spiel_ag, spiel_ma, lora, ia3)
