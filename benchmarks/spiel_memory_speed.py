@@ -261,8 +261,10 @@ def main() -> None:
         print(f"{'method':10} {'trainable':>12} {'GiB limit':>10} {'max alloc':>10} {'step s':>8} {'mem/LoRA':>9} "
               f"{'time/LoRA':>10}")
         for method, row in rows.items():
-            ratios = (f"{row['limit_gib'] / reference['limit_gib']:.2f}", f"{row['step_s'] / reference['step_s']:.2f}") \
-                if reference else ("", "")
+            ratios = ("", "")
+            if reference:
+                ratios = (f"{row['limit_gib'] / reference['limit_gib']:.2f}",
+                          f"{row['step_s'] / reference['step_s']:.2f}")
             print(f"{method:10} {row['trainable']:12,d} {row['limit_gib']:10d} {row['max_allocated_gib']:10.1f} "
                   f"{row['step_s']:8.3f} {ratios[0]:>9} {ratios[1]:>10}")
     else:

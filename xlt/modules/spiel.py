@@ -112,8 +112,18 @@ def index_dtype(numel: int) -> torch.dtype:
 
 
 def random_indices(numel: int, k: int, generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A uniformly random sorted subset of k flat indices (eta's initialisation, Algorithm 2 line 4)."""
-    chosen = torch.randperm(numel, generator=generator)[:k]
+    """A uniformly random sorted subset of k flat indices (eta's initialisation, Algorithm 2 line 4).
+
+    For a small fraction of a large tensor, distinct values of i.i.d. draws (topped up until there
+    are k, then a uniformly random k of them) avoid a permutation of all ``numel`` positions."""
+    if 4 * k > numel:
+        chosen = torch.randperm(numel, generator=generator)[:k]
+    else:
+        chosen = torch.zeros(0, dtype=torch.int64)
+        while chosen.numel() < k:
+            draws = torch.randint(numel, (int(1.05 * (k - chosen.numel())) + 16,), generator=generator)
+            chosen = torch.unique(torch.cat([chosen, draws]))
+        chosen = chosen[torch.randperm(chosen.numel(), generator=generator)[:k]]
     return torch.sort(chosen).values.to(index_dtype(numel)).to(device)
 
 
@@ -255,6 +265,24 @@ class SpielLinear(nn.Module):
         self.grad_mode = "sparse"
         self.observer: GradientObserver | None = None
         self._pattern: tuple[tuple[int, int, str], CSRPattern] | None = None
+
+    # ------------------------------------------------------------------ the wrapped layer's attributes
+    @property
+    def weight(self) -> nn.Parameter:
+        """The frozen base weight (code that inspects ``.weight`` keeps working)."""
+        return self.base.weight
+
+    @property
+    def bias(self) -> nn.Parameter | None:
+        return self.base.bias
+
+    @property
+    def in_features(self) -> int:
+        return self.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.shape[0]
 
     # ------------------------------------------------------------------ indices
     @property
