@@ -454,3 +454,19 @@ def test_observer_off_outside_windows_means_no_dense_gradient(monkeypatch):
     # the window 11-12 would update at step 12 = T, so it runs too)
     assert counts[(1, 0)] == 2 and counts[(2, 1)] == 2 and counts[(10, 1)] == 2 and counts[(11, 0)] == 4
     assert counts[(12, 1)] == 4
+
+
+def test_dense_grad_mode_selects_the_same_indices_as_the_sparse_backward():
+    """grad_mode=dense (the thesis's X^T dY-then-gather) and the E.4 backward give the same training."""
+    results = []
+    for mode in ("sparse", "dense"):
+        torch.manual_seed(0)
+        model, modules = spiel_mlp(density=0.3)
+        modules.set_grad_mode(mode)
+        optimizer = SpielAdamW(modules.parameters(), lr=3e-2)
+        selector = SpielAG(modules, optimizer, UpdateSchedule(total_steps=24, interval=10, window=3))
+        train(model, selector, optimizer, make_batches(steps=24, accumulate=2))
+        results.append({name: (layer.indices.clone(), layer.values.detach().clone()) for name, layer in modules})
+    for name in results[0]:
+        assert torch.equal(results[0][name][0], results[1][name][0])
+        assert torch.allclose(results[0][name][1], results[1][name][1], atol=1e-5)

@@ -342,14 +342,15 @@ class SpielLinear(nn.Module):
     def delta_gradient(self, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
         """Gradient of phi from a ``b x in`` input and ``b x out`` output gradient (E.4)."""
         observer = self.observer
-        if (observer is not None and observer.wants_dense(self)) or self.grad_mode == "dense":
+        wants_dense = observer is not None and observer.wants_dense(self)
+        if wants_dense or self.grad_mode == "dense":
             dense = dense_delta_grad(x, dy)
             grad = dense.view(-1)[self.indices.long()]
-            if observer is not None and observer.wants_dense(self):
-                observer.observe_dense(self, dense)
-            return grad
-        grad = sparse_delta_grad(x, dy, self.pattern())
-        if observer is not None:
+        else:
+            grad = sparse_delta_grad(x, dy, self.pattern())
+        if wants_dense:
+            observer.observe_dense(self, dense)
+        elif observer is not None:
             observer.observe_sparse(self, x, dy)
         return grad
 
