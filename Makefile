@@ -29,7 +29,7 @@ test-all: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check xlt tests launch.py benchmarks
+	$(PY) -m ruff check xlt tests launch.py benchmarks hydra_plugins
 
 samples: $(STAMP)
 	$(PY) -m xlt.data.synthetic

@@ -34,3 +34,13 @@ def tiny_bert_path(cache_dir) -> str:
     from xlt.models.tiny import build_tiny_model
 
     return str(build_tiny_model("bert", {}, cache_dir))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What the real-SLURM tests did (installed packages, job ids): shown even when they pass."""
+    from tests import slurm_cluster
+
+    if slurm_cluster.SUMMARY:
+        terminalreporter.section("real SLURM")
+        for line in slurm_cluster.SUMMARY:
+            terminalreporter.write_line(line)

@@ -24,11 +24,21 @@ def experiments() -> list[str]:
     return sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
-def launch(args: list[str], cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XLT_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(REPO / "launch.py"), *args], cwd=REPO, env=env,
+def launch_env(cache: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, "XLT_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "PYTHONPATH": str(REPO), **(extra or {})}
+
+
+def launch(args: list[str], cache: Path, timeout: int = 600, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "launch.py"), *args], cwd=REPO, env=launch_env(cache, env),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def start_launch(args: list[str], cache: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """launch.py in the background (stdout and stderr together)."""
+    return subprocess.Popen([sys.executable, str(REPO / "launch.py"), *args], cwd=REPO, env=launch_env(cache, env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -49,6 +49,12 @@ def test_unknown_key_in_config_is_one_line_error(tmp_path):
         Experiment(cfg, tmp_path)
 
 
+def test_bad_task_config_fails_before_training(tmp_path):
+    cfg = compose_config(["+experiment=ltsft_americasnli", "+task.train.lr_typo=1"], tmp_path)
+    with pytest.raises(ConfigError, match=r"task\.train: unknown key 'lr_typo'"):
+        Experiment(cfg, tmp_path)
+
+
 def test_unknown_override_and_bad_value_fail_cleanly(cache_dir, tmp_path):
     result = launch(["+experiment=ltsft_americasnli", "task_module.densty=0.1", f"paths.root={tmp_path}"], cache_dir)
     assert result.returncode != 0 and "densty" in result.stderr

@@ -90,3 +90,16 @@ def test_epoch_batch_sampler_order_depends_only_on_seed_and_epoch():
     assert sorted(i for batch in a for _, i in batch) == list(range(23))
     b.set_epoch(3)
     assert list(a) != list(b)
+
+
+def test_mixture_sampler_follows_lightnings_epoch_and_resumes_mid_epoch():
+    from xlt.data.mixture import MixtureBatchSampler
+
+    sampler = MixtureBatchSampler([10, 7], 3, [1, 2], seed=5)
+    epoch0 = list(sampler)
+    sampler.sampler.set_epoch(1)  # what Lightning calls each epoch
+    epoch1 = list(sampler)
+    assert epoch1 != epoch0 and all(batch[0][0] == 1 for batch in epoch1)
+    sampler.resume_at(1, 4)
+    assert list(sampler) == epoch1[4:]
+    assert list(sampler) == epoch1  # the skip applies once

@@ -150,3 +150,21 @@ def test_schedule_step_budget_rule():
     assert s.total_steps(5000) == 100000  # the step cap
     assert Schedule(max_epochs=5, accumulate=4).total_steps(10) == 15
     assert s.total_steps(5000, cap=7) == 7
+
+
+def test_training_runs_with_dropout_active(tmp_path, tiny_xlmr_path):
+    """transformers 5 loads models in eval mode; training must still run every module in train mode."""
+    import lightning as L
+
+    class ModeProbe(L.Callback):
+        modes: list[bool] = []
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self.modes.append(all(m.training for m in pl_module.modules()))
+
+    request, fitter = _nli_request(tmp_path, tiny_xlmr_path)
+    assert not request.model.backbone.training  # as loaded by from_pretrained
+    probe = ModeProbe()
+    fitter.fit(request.model, request.train, {}, request.collate, Schedule(max_steps=2, batch_size=8), "p",
+               [probe])
+    assert probe.modes and all(probe.modes)

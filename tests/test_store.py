@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from xlt.pipeline.stage import Runner, Stage
 from xlt.pipeline.store import ArtifactStore
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_failed_build_leaves_nothing_that_looks_finished(tmp_path):
@@ -48,3 +58,49 @@ def test_key_depends_on_spec_and_inputs():
     assert a1.key != a2.key
     assert Stage("b", "b", {}, build, {"i": a1}).key != Stage("b", "b", {}, build, {"i": a2}).key
     assert Stage("a", "a", {"x": 1, "y": [1, 2]}, build).key == Stage("a", "other", {"y": [1, 2], "x": 1}, build).key
+
+
+# ---------------------------------------------------------------------------- across processes
+def _worker(store: Path, log: Path, mode: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "tests.store_worker", str(store), str(log), mode], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_requesting_the_same_artifact_build_it_once(tmp_path):
+    store, log = tmp_path / "store", tmp_path / "builds.log"
+    workers = [_worker(store, log, "slow") for _ in range(2)]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-2000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    assert len(log.read_text().splitlines()) == 1  # one build ...
+    assert sorted(o["status"] for o in outputs) == ["built", "cached"]  # ... the other waited and reused it
+    artifact = ArtifactStore(store)
+    (key,) = [p.name for p in (store / "shared").iterdir() if not p.name.startswith(".")]
+    assert artifact.is_done("shared", key) and (artifact.path("shared", key) / "value.txt").read_text() == "complete"
+    assert not artifact.work_dir("shared", key).exists()  # the scratch of a finished build is removed
+
+
+def test_killed_builder_leaves_nothing_finished_and_does_not_block_the_next(tmp_path):
+    store, log = tmp_path / "store", tmp_path / "builds.log"
+    worker = _worker(store, log, "hang")
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists():  # the builder is mid-write, holding the lock
+        assert worker.poll() is None and time.monotonic() < deadline, worker.stderr.read() if worker.poll() else ""
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    (key,) = {p.name.split("-")[1] for p in (store / "shared").iterdir() if p.name.startswith(".tmp-")}
+    artifact = ArtifactStore(store)
+    assert not artifact.is_done("shared", key) and not artifact.path("shared", key).exists()
+    assert (store / "shared" / f".{key}.lock").exists()  # a stale lock file and a stale temporary dir ...
+
+    again = _worker(store, log, "slow")  # ... do not block the next builder (a hang would time out)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err[-2000:]
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["status"] == "built" and result["metrics"] == {"earlier_attempts": 1}  # it saw the work dir
+    assert artifact.is_done("shared", key)
+    assert not [p for p in (store / "shared").iterdir() if p.name.startswith(".tmp-")]

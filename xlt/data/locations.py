@@ -3,16 +3,22 @@
 A location is a config node such as::
 
     {hub: nyu-mll/multi_nli, split: validation_matched}
+    {hub: masakhane/masakhaner, revision: refs/convert/parquet, data_dir: hau, split: test}
     {path: /data/americasnli/test.tsv, format: tsv, filter: {language: aym}}
+    {path: /data/ud-treebanks-v2.7/UD_Czech-PDT/cs_pdt-ud-train-*.conllu}   # a glob: files concatenated
 
 plus, for the offline smoke profile, ``sample:``, a location of a bundled stand-in file in the
 same real format (its ``path`` relative to the bundled samples directory). With
 ``data.use_samples`` the sample is read instead. Either way the result is a
-``datasets.Dataset`` with the columns renamed by ``columns`` ({our name: source name}).
+``datasets.Dataset`` with the columns renamed by ``columns`` ({our name: source name}). Hub
+columns typed ``ClassLabel`` are decoded to their label names, so labels are always matched by
+name, never by a dataset's own integer order (SMSA, for instance, numbers its labels in the
+opposite order to NusaX).
 """
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +38,9 @@ class DataLocation:
     name: str | None = None  # hub config name
     split: str | None = None
     revision: str | None = None
+    data_dir: str | None = None  # a hub repo's sub-directory (e.g. a parquet-converted config)
     data_files: Any = None  # for builder-style hub names ("text", "json", "parquet")
-    path: str | None = None  # a local file
+    path: str | None = None  # a local file, or a glob of files read in sorted order
     format: str | None = None  # jsonl, json, tsv, csv, text, conllu, ... (default: from suffix)
     options: dict[str, Any] = field(default_factory=dict)  # reader options (header, field, ...)
     columns: dict[str, str] = field(default_factory=dict)  # {our column: source column}
@@ -68,35 +75,72 @@ def effective(location: DataLocation, use_samples: bool, samples_dir: str | None
     return sample
 
 
+def local_files(path: str | Path) -> list[Path]:
+    """The files of a local ``path``: itself, or the sorted matches of a glob pattern."""
+    path = Path(path)
+    if not glob.has_magic(str(path)):
+        return [path] if path.exists() else []
+    return sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+
+
 def fingerprint(location: DataLocation) -> dict[str, Any]:
     """What identifies the data (for artifact keys): the spec plus local file content hashes."""
     spec = as_dict(location)
     spec.pop("sample", None)
     if location.path is not None:
-        path = Path(location.path)
-        spec["content"] = file_fingerprint(path) if path.exists() else "missing"
-        spec["path"] = path.name  # content identifies the data; the directory does not matter
+        files = local_files(location.path)
+        contents = [file_fingerprint(f) for f in files]
+        spec["content"] = (contents[0] if len(contents) == 1 else contents) if files else "missing"
+        spec["path"] = Path(location.path).name  # content identifies the data; the directory does not matter
     return spec
+
+
+def decode_class_labels(dataset: datasets.Dataset) -> datasets.Dataset:
+    """Replace ``ClassLabel`` (and list-of-``ClassLabel``) columns by their names (-1 -> None)."""
+    decoders = {}
+    for column, feature in dataset.features.items():
+        inner = getattr(feature, "feature", None)
+        if isinstance(feature, datasets.ClassLabel):
+            decoders[column] = (feature.names, False)
+        elif isinstance(inner, datasets.ClassLabel):
+            decoders[column] = (inner.names, True)
+    if not decoders:
+        return dataset
+
+    def decode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for column, (names, nested) in decoders.items():
+            if nested:
+                batch[column] = [[names[v] if v is not None and v >= 0 else None for v in row] for row in batch[column]]
+            else:
+                batch[column] = [names[v] if v is not None and v >= 0 else None for v in batch[column]]
+        return batch
+
+    features = dataset.features.copy()
+    for column, (_, nested) in decoders.items():
+        features[column] = datasets.List(datasets.Value("string")) if nested else datasets.Value("string")
+    return dataset.map(decode, batched=True, features=features)
 
 
 def load_location(location: DataLocation, where: str) -> datasets.Dataset:
     """Read a location into a ``datasets.Dataset`` with renamed columns, filter and cap applied."""
     if location.path is not None:
-        path = Path(location.path)
-        if not path.exists():
-            raise DataError(f"{where}: file not found: {path}")
-        rows = list(read_file(path, location.format, location.options))
+        files = local_files(location.path)
+        if not files:
+            raise DataError(f"{where}: file not found: {location.path}")
+        rows = [row for path in files for row in read_file(path, location.format, location.options)]
         if not rows:
-            raise DataError(f"{path}: no examples")
+            raise DataError(f"{location.path}: no examples")
         dataset = datasets.Dataset.from_list(rows)
     else:
         try:
             dataset = datasets.load_dataset(location.hub, location.name, split=location.split,
-                                            revision=location.revision, data_files=location.data_files)
+                                            revision=location.revision, data_dir=location.data_dir,
+                                            data_files=location.data_files)
         except Exception as error:  # the hub raises many types; name the location
             raise DataError(f"{where}: could not load hub dataset {location.hub!r}"
                             f"{'/' + location.name if location.name else ''} split {location.split!r}: "
                             f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        dataset = decode_class_labels(dataset)
     for column, value in location.filter.items():
         if column not in dataset.column_names:
             raise DataError(f"{where}: filter column {column!r} not in {dataset.column_names}")

@@ -1,8 +1,8 @@
 """Readers for local data files. Malformed input raises DataError naming ``file:line``.
 
 Formats: ``jsonl``, ``json`` (a list of records), ``tsv`` / ``csv`` (header row), ``text``
-(one example per non-empty line). Task-specific formats (CoNLL-U, CoNLL NER, SQuAD JSON)
-register themselves in :data:`READERS` from their own modules.
+(one example per non-empty line). Task-specific formats (``conllu``, ``conll`` NER columns,
+``squad`` JSON) live in :mod:`xlt.data.task_formats`, imported at the bottom of this module.
 """
 
 from __future__ import annotations
@@ -117,3 +117,6 @@ def read_file(path: Path, fmt: str | None, options: dict[str, Any] | None = None
 def infer_format(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
     return {"txt": "text"}.get(suffix, suffix)
+
+
+from xlt.data import task_formats  # noqa: E402, F401  (registers conllu, conll, squad)

@@ -256,14 +256,20 @@ SAMPLE_SETS: dict[str, Callable[[Path], None]] = {
 """Each entry writes one group of sample files. Task areas with larger generators keep them in
 their own module (listed in SAMPLE_SET_MODULES) and register entries here on import."""
 
-SAMPLE_SET_MODULES: tuple[str, ...] = ("xlt.data.synthetic_instruction",)
+SAMPLE_SET_MODULES: tuple[str, ...] = (
+    "xlt.data.synthetic_tasks",
+    "xlt.data.synthetic_madg",
+    "xlt.data.synthetic_instruction",
+)
 
 
 def load_sample_sets() -> dict[str, Callable[[Path], None]]:
+    # the registry of the importable module (under ``python -m`` this file also runs as __main__,
+    # whose SAMPLE_SETS the task modules never see)
+    registry = importlib.import_module("xlt.data.synthetic").SAMPLE_SETS
     for module in SAMPLE_SET_MODULES:
         importlib.import_module(module)
-    # the registry of the imported module (a different object when this file runs as __main__)
-    return importlib.import_module("xlt.data.synthetic").SAMPLE_SETS
+    return registry
 
 
 def generate(out: Path = SAMPLES_DIR, sets: list[str] | None = None) -> None:

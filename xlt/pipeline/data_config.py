@@ -1,75 +1,186 @@
-"""The ``data`` config group: source task data, target languages, and language corpora.
+"""The ``data`` config group: source task data (one source or a mixture), target languages,
+and language corpora.
 
-Target and corpus locations are written once as templates in which ``{lang}`` stands for
-the language code; ``languages`` deep-merges per-language overrides into them, e.g.::
+Locations are written once as templates: ``{lang}`` stands for the language code and ``{name}``
+for ``languages.<lang>.vars.name``; ``languages.<lang>`` also deep-merges per-language overrides
+(``corpus``, ``target``) into the templates, and ``language_module: false`` marks a language that
+has no language module (e.g. no usable corpus)::
 
-    targets: [aym, bzd]
+    targets: [bxr, mt]
     target:
-      test: {hub: nala-cub/americas_nli, name: "{lang}", split: test,
-             sample: {path: americasnli/test.tsv, filter: {language: "{lang}"}}}
-    corpus: {path: "${paths.data}/corpora/{lang}.txt", sample: {path: "corpora/{lang}.txt"}}
+      test: {path: "${paths.data}/ud-treebanks-v2.7/{ud_dir}/{treebank}-ud-test.conllu",
+             sample: {path: "ud/{ud_dir}/{treebank}-ud-test.conllu"}}
+    corpus: {hub: wikimedia/wikipedia, name: "20231101.{wiki}", split: train, sample: {path: "corpora/{lang}.txt"}}
     languages:
-      en: {corpus: {path: null, hub: wikimedia/wikipedia, name: 20231101.en, split: train}}
+      bxr: {vars: {treebank: bxr_bdt, ud_dir: UD_Buryat-BDT, wiki: bxr}}
+
+Source data is either ``source: {lang, train, validation}`` (one language) or a multi-source
+mixture (§3.3.3, §4.4.4)::
+
+    sources:                      # one entry per source language; {} takes every default
+      en: {}
+      et: {upsampling: 2}
+    source_defaults:              # under every entry (an entry's own train/validation/... replace these)
+      train: {...}                # a location, or a list of locations (concatenated)
+      validation: {...}
+      max_train_examples: 15000   # the first N examples (as the thesis's reference code)
+    sampling: {policy: shuffle}   # or smoothed: p(l) ~ min(n_l, cap)^alpha
+
+An entry's keys are exactly train, validation, upsampling, max_train_examples,
+max_validation_examples and language_module; anything else is an error (the reference code
+silently ignored a misplaced key and trained Estonian without its language SFT).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from xlt.config import parse, to_plain
-from xlt.data.locations import DataLocation, effective, parse_location
+from xlt.data.locations import DataLocation, effective, local_files, parse_location
+from xlt.data.mixture import SamplingConfig
 from xlt.errors import ConfigError, DataError
+
+ENTRY_KEYS = ("train", "validation", "upsampling", "max_train_examples", "max_validation_examples",
+              "language_module")
+LANGUAGE_KEYS = ("corpus", "target", "vars", "language_module")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class SourceSpec:
+    """One source language of the task data (resolved: templates filled, samples substituted)."""
+
+    lang: str
+    train: list[DataLocation]
+    validation: list[DataLocation]
+    upsampling: int = 1
+    max_train_examples: int | None = None
+    max_validation_examples: int | None = None
+    language_module: bool = True
 
 
 @dataclass
 class DataConfig:
     name: str
-    source: dict[str, Any]  # {lang, train, validation}
+    source: dict[str, Any] | None = None  # one source: {lang, train, validation}
+    sources: dict[str, Any] | None = None  # a mixture: {lang: entry}
+    source_defaults: dict[str, Any] = field(default_factory=dict)  # keys every mixture entry lacks
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     targets: list[str] = field(default_factory=list)
     target: dict[str, Any] = field(default_factory=dict)  # {test: location, validation: location}
     corpus: dict[str, Any] | None = None  # template of language-module corpora
-    languages: dict[str, Any] = field(default_factory=dict)  # per-language overrides
+    languages: dict[str, Any] = field(default_factory=dict)  # per-language overrides and vars
     use_samples: bool = False  # read each location's bundled ``sample`` instead (smoke profile)
     samples_dir: str | None = None  # default: the samples bundled with xlt
 
     def __post_init__(self) -> None:
-        unknown = set(self.source) - {"lang", "train", "validation"}
-        if unknown:
-            raise ConfigError(f"data.source: unknown key {sorted(unknown)[0]!r} (known: lang, train, validation)")
-        if "lang" not in self.source or "train" not in self.source:
-            raise ConfigError("data.source: needs lang and train")
-        for lang, override in self.languages.items():
-            unknown = set(override or {}) - {"corpus", "target"}
+        if self.source and self.sources:
+            raise ConfigError("data: give source (one language) or sources (a mixture), not both")
+        if not self.source and not self.sources:
+            raise ConfigError("data: no source data (set data.source or data.sources)")
+        if self.source:
+            unknown = set(self.source) - {"lang", "train", "validation"}
             if unknown:
-                raise ConfigError(f"data.languages.{lang}: unknown key {sorted(unknown)[0]!r} (known: corpus, target)")
+                raise ConfigError(f"data.source: unknown key {sorted(unknown)[0]!r} (known: lang, train, validation)")
+            if "lang" not in self.source or "train" not in self.source:
+                raise ConfigError("data.source: needs lang and train")
+        self._check_entry(self.source_defaults, "data.source_defaults")
+        for lang, entry in (self.sources or {}).items():
+            self._check_entry(entry or {}, f"data.sources.{lang}")
+        for lang, override in self.languages.items():
+            unknown = set(override or {}) - set(LANGUAGE_KEYS)
+            if unknown:
+                raise ConfigError(f"data.languages.{lang}: unknown key {sorted(unknown)[0]!r} "
+                                  f"(known: {', '.join(LANGUAGE_KEYS)})")
         for split in self.target:
             if split not in ("test", "validation"):
                 raise ConfigError(f"data.target: unknown split {split!r} (known: test, validation)")
 
+    @staticmethod
+    def _check_entry(entry: Any, where: str) -> None:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping of {', '.join(ENTRY_KEYS)}")
+        unknown = sorted(set(entry) - set(ENTRY_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(ENTRY_KEYS)})")
+        upsampling = entry.get("upsampling", 1)
+        if not isinstance(upsampling, int) or upsampling < 1:
+            raise ConfigError(f"{where}.upsampling={upsampling!r}: must be an integer >= 1")
+
+    # ------------------------------------------------------------------ sources
+    @property
+    def source_langs(self) -> list[str]:
+        return [str(self.source["lang"])] if self.source else [str(lang) for lang in self.sources or {}]
+
     @property
     def source_lang(self) -> str:
-        return str(self.source["lang"])
+        """The (first) source language."""
+        return self.source_langs[0]
 
-    def _resolve(self, node: Any, where: str) -> DataLocation:
-        location = parse_location(node, where)
-        return effective(location, self.use_samples, self.samples_dir, where)
+    @property
+    def is_multisource(self) -> bool:
+        return len(self.source_langs) > 1
+
+    def mixture(self) -> list[SourceSpec]:
+        """Every source language, resolved (one entry for a single source)."""
+        if self.source:
+            lang = str(self.source["lang"])
+            entry = {"train": self.source["train"], "validation": self.source.get("validation")}
+            return [self._spec(lang, entry, "data.source")]
+        specs = []
+        for lang, entry in (self.sources or {}).items():
+            merged = {**to_plain(self.source_defaults), **to_plain(entry or {})}  # entry keys replace defaults
+            specs.append(self._spec(str(lang), merged, f"data.sources.{lang}"))
+        return specs
+
+    def _spec(self, lang: str, entry: dict[str, Any], where: str) -> SourceSpec:
+        if entry.get("train") is None:
+            raise ConfigError(f"{where}: no train location")
+        language_module = entry.get("language_module", True) and self.has_language_module(lang)
+        return SourceSpec(
+            lang=lang, train=self._resolve_all(entry["train"], lang, f"{where}.train"),
+            validation=self._resolve_all(entry.get("validation"), lang, f"{where}.validation"),
+            upsampling=int(entry.get("upsampling", 1)), max_train_examples=entry.get("max_train_examples"),
+            max_validation_examples=entry.get("max_validation_examples"), language_module=bool(language_module))
 
     def source_location(self, split: str) -> DataLocation | None:
-        node = self.source.get(split)
-        return None if node is None else self._resolve(node, f"data.source.{split}")
+        """The first location of the (first) source's ``split`` (single-source callers)."""
+        spec = self.mixture()[0]
+        locations = spec.train if split == "train" else spec.validation
+        return locations[0] if locations else None
+
+    # ------------------------------------------------------------------ targets and corpora
+    def has_language_module(self, lang: str) -> bool:
+        return bool((self.languages.get(lang) or {}).get("language_module", True))
 
     def target_location(self, lang: str, split: str) -> DataLocation | None:
         template = _merge(self.target, (self.languages.get(lang) or {}).get("target") or {})
         node = template.get(split)
-        return None if node is None else self._resolve(_substitute(node, lang), f"data.target.{split} ({lang})")
+        return None if node is None else self._resolve(node, lang, f"data.target.{split} ({lang})")
 
     def corpus_location(self, lang: str) -> DataLocation:
         if self.corpus is None:
             raise ConfigError(f"data.corpus: no corpus template, but a language module for {lang!r} needs one")
         node = _merge(self.corpus, (self.languages.get(lang) or {}).get("corpus") or {})
-        return self._resolve(_substitute(node, lang), f"data.corpus ({lang})")
+        return self._resolve(node, lang, f"data.corpus ({lang})")
+
+    # ------------------------------------------------------------------ resolution
+    def variables(self, lang: str) -> dict[str, str]:
+        values = (self.languages.get(lang) or {}).get("vars") or {}
+        return {"lang": lang, **{str(k): str(v) for k, v in values.items()}}
+
+    def _resolve(self, node: Any, lang: str, where: str) -> DataLocation:
+        location = parse_location(_substitute(node, self.variables(lang), where), where)
+        return effective(location, self.use_samples, self.samples_dir, where)
+
+    def _resolve_all(self, node: Any, lang: str, where: str) -> list[DataLocation]:
+        node = to_plain(node)
+        if node is None:
+            return []
+        nodes = node if isinstance(node, list) else [node]
+        return [self._resolve(n, lang, f"{where}[{i}]" if len(nodes) > 1 else where) for i, n in enumerate(nodes)]
 
 
 def parse_data_config(node: Any) -> DataConfig:
@@ -78,11 +189,12 @@ def parse_data_config(node: Any) -> DataConfig:
 
 def check_exists(location: DataLocation, where: str) -> None:
     """Fail early, before any training, when a local file is missing."""
-    if location.path is not None and not Path(location.path).exists():
+    if location.path is not None and not local_files(location.path):
         raise DataError(f"{where}: file not found: {location.path}")
 
 
 def _merge(base: Any, override: Any) -> Any:
+    base, override = to_plain(base), to_plain(override)
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
@@ -91,12 +203,19 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
-def _substitute(node: Any, lang: str) -> Any:
+def _substitute(node: Any, variables: dict[str, str], where: str) -> Any:
     node = to_plain(node)
     if isinstance(node, str):
-        return node.replace("{lang}", lang)
+        def replace(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in variables:
+                raise ConfigError(f"{where}: {{{name}}} is undefined for {variables['lang']!r} "
+                                  f"(set data.languages.{variables['lang']}.vars.{name})")
+            return variables[name]
+
+        return _PLACEHOLDER.sub(replace, node)
     if isinstance(node, dict):
-        return {key: _substitute(value, lang) for key, value in node.items()}
+        return {key: _substitute(value, variables, where) for key, value in node.items()}
     if isinstance(node, list):
-        return [_substitute(value, lang) for value in node]
+        return [_substitute(value, variables, where) for value in node]
     return node

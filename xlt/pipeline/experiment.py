@@ -18,6 +18,7 @@ from xlt.errors import ConfigError
 from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer, resolve_model_path
 from xlt.pipeline.data_config import DataConfig, parse_data_config
 from xlt.pipeline.store import ArtifactStore
+from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 from xlt.training.methods import parse_module_config
 
@@ -59,6 +60,7 @@ class Experiment:
         if self.task_module.method == "none":
             raise ConfigError("task_module.method=none: a task module is required")
         self.task_cfg: dict[str, Any] = plain["task"]
+        build_task(self.task_cfg, tokenizer=None)  # validate the task config before any training
         self.recipe_cfg: dict[str, Any] = plain["recipe"]
         self.store = ArtifactStore(self.paths.artifacts)
         self._base_hash: str | None = None
@@ -78,8 +80,11 @@ class Experiment:
             self._base_hash = base_weights_hash(body)
         return self._base_hash
 
-    def fitter(self, label: str) -> Fitter:
-        return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name)
+    def fitter(self, label: str, work_dir: Path | None = None) -> Fitter:
+        """A Fitter for stage ``label``; pass the stage's ``ctx.work_dir`` so it checkpoints there and a
+        re-run (or a requeued job) resumes instead of starting over."""
+        return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name,
+                      work_dir=work_dir)
 
     # ------------------------------------------------------------------ artifact keys
     def model_spec(self) -> dict[str, Any]:
@@ -91,7 +96,8 @@ class Experiment:
     def training_spec(self) -> dict[str, Any]:
         """Run-wide settings that change what training produces."""
         return {"seed": self.seed, "precision": self.trainer.precision, "devices": self.trainer.devices,
-                "max_steps_per_phase": self.trainer.max_steps_per_phase}
+                "max_steps_per_phase": self.trainer.max_steps_per_phase,
+                **({"mlm_max_seq_length": self.trainer.mlm_max_seq_length} if self.trainer.mlm_max_seq_length else {})}
 
     def module_spec(self, module_cfg: Any) -> dict[str, Any]:
         return as_dict(module_cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -18,16 +19,18 @@ from rich.table import Table
 
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
-from xlt.pipeline.stage import Runner
+from xlt.pipeline.stage import Runner, StageResult
 from xlt.utils.hashing import stable_hash
 
 log = logging.getLogger(__name__)
-PACKAGES = ("torch", "transformers", "lightning", "datasets", "peft", "hydra-core", "omegaconf", "safetensors")
+PACKAGES = ("xlt", "torch", "transformers", "tokenizers", "lightning", "datasets", "peft", "hydra-core", "omegaconf",
+            "safetensors", "submitit", "hydra-submitit-launcher", "numpy")
 
 
-def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path,
-                   console: Console | None = None) -> dict[str, Any]:
-    """Build (or reuse) every stage of the experiment's recipe and write ``run_dir/results.json``."""
+def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, console: Console | None = None,
+                   overrides: list[str] | None = None) -> dict[str, Any]:
+    """Build (or reuse) every stage of the experiment's recipe and write ``run_dir/results.json`` and
+    ``run_dir/run.json`` (the reproducibility record; ``overrides``: the command-line overrides)."""
     from xlt.training.fit import quiet_libraries
 
     quiet_libraries()
@@ -55,7 +58,7 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path,
         "seconds": round(time.perf_counter() - started, 3),
     }
     _write_json(run_dir / "results.json", results)
-    _write_json(run_dir / "run.json", reproducibility_record(experiment))
+    _write_json(run_dir / "run.json", reproducibility_record(experiment, overrides, stage_results))
     console.print(results_table(results))
     console.print(f"results:   {run_dir / 'results.json'}\nartifacts: {experiment.store.root}")
     return results
@@ -89,23 +92,62 @@ def _fmt(value: Any) -> str:
     return f"{100 * value:.1f}" if isinstance(value, float) and abs(value) <= 1 else f"{value}"
 
 
-def reproducibility_record(experiment: Experiment) -> dict[str, Any]:
-    """Git SHA, package versions, seed, command line and artifact keys of a run."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5,
-                                    cwd=Path(__file__).resolve().parent).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        sha, dirty = None, None
+def reproducibility_record(experiment: Experiment, overrides: list[str] | None = None,
+                           stage_results: dict[str, StageResult] | None = None) -> dict[str, Any]:
+    """Everything needed to reproduce a run: the resolved config and the overrides that produced it,
+    the code (git SHA, dirty flag), package versions, seed, machine, SLURM job, and per artifact
+    its key (hash of what produced it) and content hash (hash of its files)."""
+    sha, dirty = _git_state()
     versions = {}
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    artifacts = {}
+    for label, result in (stage_results or {}).items():
+        record = _read_stage_record(result.path)
+        artifacts[label] = {"kind": result.stage.kind, "key": result.stage.key, "path": str(result.path),
+                            "status": result.status, "content_hash": record.get("content_hash")}
     return {"git_sha": sha, "git_dirty": dirty, "python": sys.version.split()[0], "packages": versions,
-            "seed": experiment.seed, "argv": sys.argv, "cwd": os.getcwd(), "profile": experiment.profile}
+            "seed": experiment.seed, "profile": experiment.profile, "overrides": list(overrides or []),
+            "argv": sys.argv, "cwd": os.getcwd(), "host": platform.node(), "platform": platform.platform(),
+            "slurm_job_id": _slurm_job_id(), "devices": _devices(), "config": experiment.cfg,
+            "config_hash": stable_hash(experiment.cfg), "artifacts": artifacts}
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=here).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5,
+                                    cwd=here).stdout.strip()) if sha else None
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = None, None
+    return sha, dirty
+
+
+def _read_stage_record(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((Path(path) / "stage.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _slurm_job_id() -> str | None:
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    if array:
+        return f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def _devices() -> list[str]:
+    import torch
+
+    if torch.cuda.is_available():
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return ["cpu"]
 
 
 def _write_json(path: Path, data: Any) -> None:

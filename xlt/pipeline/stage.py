@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 import xlt
 from xlt.pipeline.store import ArtifactStore
-from xlt.utils.hashing import stable_hash
+from xlt.utils.hashing import directory_hash, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ class Runner:
             record = {"kind": stage.kind, "label": stage.label, "key": stage.key, "version": stage.version,
                       "inputs": {name: f"{dep.kind}/{dep.key}" for name, dep in stage.inputs.items()},
                       "xlt_version": xlt.__version__, "built_at": started,
-                      "seconds": round(time.time() - started, 3)}
+                      "seconds": round(time.time() - started, 3),
+                      "content_hash": directory_hash(out_dir, exclude=("stage.json", "DONE"))}
             (out_dir / "stage.json").write_text(json.dumps(record, indent=2) + "\n")
 
     def _link(self, stage: Stage, path: Path) -> None:

@@ -4,18 +4,24 @@ evaluate a composition. Each returns a :class:`Stage` whose spec decides its art
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from xlt.config import as_dict
 from xlt.data.locations import DataLocation, fingerprint, load_location
 from xlt.errors import ConfigError
-from xlt.pipeline.data_config import check_exists
+from xlt.pipeline.data_config import SourceSpec, check_exists
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.stage import Stage, StageContext
 from xlt.tasks import build_task
 from xlt.tasks.mlm import MLMConfig, MLMFamily
 from xlt.training.methods import METHODS, ModuleArtifact, TrainRequest
+from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
 
 
@@ -33,6 +39,9 @@ def _attach(exp: Experiment, method: str, directory: Path, model: Any, with_head
 
 # ---------------------------------------------------------------------------- language module
 def language_module_stage(exp: Experiment, lang: str) -> Stage:
+    if METHODS[exp.lang_module.method].train is None:
+        raise ConfigError(f"lang_module.method={exp.lang_module.method!r} is not trained per language "
+                          "(MAD-G: use recipe=madg)")
     location = exp.data.corpus_location(lang)
     check_exists(location, f"data.corpus ({lang})")
     spec = {**exp.model_spec(), "module": exp.module_spec(exp.lang_module), "lang": lang,
@@ -42,57 +51,99 @@ def language_module_stage(exp: Experiment, lang: str) -> Stage:
 
 def _build_language_module(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:
     cfg = exp.lang_module
-    family = MLMFamily(cfg.mlm or MLMConfig(), exp.tokenizer)
+    mlm = cfg.mlm or MLMConfig()
+    if exp.trainer.mlm_max_seq_length and exp.trainer.mlm_max_seq_length < mlm.max_seq_length:
+        mlm = dataclasses.replace(mlm, max_seq_length=exp.trainer.mlm_max_seq_length)
+    family = MLMFamily(mlm, exp.tokenizer)
     corpus = load_location(location, f"data.corpus ({lang})")
     train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
     train = family.preprocess(train_lines, f"data.corpus ({lang})")
     validation = {}
     if heldout is not None:
         validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
+    torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "language", "lang": lang}
     request = TrainRequest(model, train, validation, family.collator(), cfg.train or Schedule(),
-                           exp.fitter(ctx.stage.label), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)
     return summary
 
 
 # ---------------------------------------------------------------------------- task module
-def task_module_stage(exp: Experiment, lang_stage: Stage | None) -> Stage:
-    train = exp.data.source_location("train")
-    validation = exp.data.source_location("validation")
-    assert train is not None
-    check_exists(train, "data.source.train")
-    if validation is not None:
-        check_exists(validation, "data.source.validation")
+def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, Stage | None]) -> Stage:
+    """The task module, trained on the source data: one source with its language module applied
+    throughout (§4.3.2), or a mixture of sources, each batch with its own language's module (§4.4.4).
+    ``lang_stages`` maps source languages to their language-module stages (a bare stage or None:
+    the single source's)."""
+    mixture = exp.data.mixture()
+    if not isinstance(lang_stages, Mapping):
+        lang_stages = {mixture[0].lang: lang_stages}
+    sources = []
+    for spec in mixture:
+        for split, locations in (("train", spec.train), ("validation", spec.validation)):
+            for location in locations:
+                check_exists(location, f"data.sources.{spec.lang}.{split}")
+        sources.append({"lang": spec.lang, "train": [fingerprint(x) for x in spec.train],
+                        "validation": [fingerprint(x) for x in spec.validation], "upsampling": spec.upsampling,
+                        "max_train_examples": spec.max_train_examples,
+                        "max_validation_examples": spec.max_validation_examples})
     spec = {**exp.model_spec(), "module": exp.module_spec(exp.task_module), "task": exp.task_cfg,
-            "source": exp.data.source_lang, "train": fingerprint(train),
-            "validation": fingerprint(validation) if validation else None, **exp.training_spec()}
-    inputs = {"lang": lang_stage} if lang_stage is not None else {}
-    return Stage("task_module", "task", spec, partial(_build_task_module, exp, train, validation), inputs)
+            "sources": sources, "sampling": as_dict(exp.data.sampling) if len(mixture) > 1 else None,
+            **exp.training_spec()}
+    inputs = {f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}
+    return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture), inputs, version=2)
 
 
-def _build_task_module(exp: Experiment, train_location: DataLocation, validation_location: DataLocation | None,
-                       ctx: StageContext) -> dict[str, Any]:
+def _source_examples(family: Any, locations: list[DataLocation], cap: int | None, where: str) -> list[dict[str, Any]]:
+    """Preprocessed examples of one source split: its locations in order, the first ``cap`` rows."""
+    examples: list[dict[str, Any]] = []
+    remaining = cap
+    for i, location in enumerate(locations):
+        at = f"{where}[{i}]" if len(locations) > 1 else where
+        dataset = load_location(location, at)
+        if remaining is not None:
+            dataset = dataset.select(range(min(remaining, len(dataset))))
+            remaining -= len(dataset)
+        if len(dataset):
+            examples.extend(family.preprocess(dataset, at))
+    return examples
+
+
+def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageContext) -> dict[str, Any]:
     family = build_task(exp.task_cfg, exp.tokenizer)
-    train = family.preprocess(load_location(train_location, "data.source.train"), "data.source.train")
-    validation = {}
-    if validation_location is not None:
-        validation = {exp.data.source_lang: family.preprocess(
-            load_location(validation_location, "data.source.validation"), "data.source.validation")}
+    train: dict[str, list[dict[str, Any]]] = {}
+    validation: dict[str, list[dict[str, Any]]] = {}
+    for spec in mixture:
+        where = f"data.sources.{spec.lang}"
+        train[spec.lang] = _source_examples(family, spec.train, spec.max_train_examples, f"{where}.train")
+        if spec.validation:
+            validation[spec.lang] = _source_examples(family, spec.validation, spec.max_validation_examples,
+                                                     f"{where}.validation")
+    torch.manual_seed(exp.seed)  # the new head's random init: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
-            "kind": "task", "task": family.name, "source": exp.data.source_lang}
-    if "lang" in ctx.inputs:  # train on theta0 + phi_lang(source) (§4.3.2)
-        _attach(exp, exp.lang_module.method, ctx.inputs["lang"], model, with_head=False)
-        meta["trained_on"] = str(ctx.stage.inputs["lang"].key)
-    request = TrainRequest(model, train, validation, family.collator(), family.schedule,
-                           exp.fitter(ctx.stage.label), exp.seed, exp.model.num_parameters, meta)
+            "kind": "task", "task": family.name, "source": ",".join(train)}
+    modules = {}
+    for name, directory in ctx.inputs.items():
+        lang = name.split("/", 1)[1]
+        module = load_module(exp.lang_module.method, directory)
+        module.check_base(exp.base_hash(model.body), where=str(directory))
+        modules[lang] = module
+    meta["trained_on"] = {lang: ctx.stage.inputs[f"lang/{lang}"].key for lang in modules}
+    if len(mixture) == 1:  # train on theta0 + phi_lang(source) throughout (§4.3.2)
+        if modules:
+            modules[mixture[0].lang].attach(model, with_head=False)
+        examples: Any = train[mixture[0].lang]
+    else:  # each batch one language, its module active for that step only (§4.4.4)
+        examples = MultiSourceTrain(train, {s.lang: s.upsampling for s in mixture}, modules, exp.data.sampling)
+    request = TrainRequest(model, examples, validation, family.collator(), family.schedule,
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[exp.task_module.method].train(exp.task_module, request)
     module.save(ctx.out_dir)
-    return summary
+    return {**summary, "train_examples": {lang: len(e) for lang, e in train.items()}}
 
 
 # ---------------------------------------------------------------------------- evaluation

@@ -41,15 +41,20 @@ class ArtifactStore:
 
     @contextmanager
     def lock(self, kind: str, key: str) -> Iterator[None]:
+        """Exclusive per artifact, across processes and (on a shared file system) machines. An OS
+        lock (flock): released when its holder dies, so a killed builder never blocks the next."""
         (self.root / kind).mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.root / kind / f".{key}.lock")):
             yield
 
     @contextmanager
     def building(self, kind: str, key: str) -> Iterator[Path]:
-        """A fresh temporary dir; on success it is completed (DONE) and renamed into place."""
+        """A fresh temporary dir; on success it is completed (DONE) and renamed into place.
+        Call it holding :meth:`lock`: temporary dirs of earlier, killed builders are removed."""
         final = self.path(kind, key)
         final.parent.mkdir(parents=True, exist_ok=True)
+        for stale in final.parent.glob(f".tmp-{key}-*"):  # left by a killed builder (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key}-"))
         try:
             yield tmp

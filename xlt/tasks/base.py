@@ -73,6 +73,11 @@ class TaskModel(L.LightningModule):
     def configure(self, schedule: Schedule, total_steps: int) -> None:
         self.schedule, self.total_steps = schedule, total_steps
 
+    def on_fit_start(self) -> None:
+        # transformers 5 loads models in eval mode and Lightning 2.6 keeps submodule modes:
+        # without this, dropout would be off during training.
+        self.train()
+
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]
         if self.optimizer_factory is not None:

@@ -2,7 +2,7 @@
 
 A two-layer head on the first token ([CLS] / <s>) of the body's output: dropout, dense,
 tanh, dropout, projection to the labels (§4.4.3). Labels given as strings are mapped through
-``labels``; integer labels must already follow that order. Metric: accuracy (NLI) or
+``labels``; integer labels (also digits in a text column) must already follow that order. Metric: accuracy (NLI) or
 macro-F1 (SA).
 """
 
@@ -55,7 +55,7 @@ class ClassificationHead(nn.Module):
 
 class SequenceClassifier(TaskModel):
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_seed")}
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_seed") and not k.startswith("_")}
         hidden = self.backbone(**inputs).last_hidden_state
         return self.head(hidden)
 
@@ -95,9 +95,12 @@ class ClassificationFamily(TaskFamily):
             value = self.cfg.label_map.get(value, value)
             if value in ("-", ""):
                 return None  # no gold label (MultiNLI "-")
-            if value not in labels:
+            if value not in labels and value.isdigit():
+                value = int(value)  # a label id written as text (e.g. a TSV column), in task.labels order
+            elif value not in labels:
                 raise DataError(f"{where}: example {row}: unknown label {value!r} (labels: {labels})")
-            return labels.index(value)
+            else:
+                return labels.index(value)
         if value is None or int(value) < 0:
             return None
         if int(value) >= len(labels):

@@ -64,6 +64,15 @@ class BestState(L.Callback):
             self.state = {name: p.detach().to("cpu", copy=True)
                           for name, p in pl_module.named_parameters() if p.requires_grad}
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in resume checkpoints (xlt.training.resume), so a resumed phase selects the same state."""
+        return {"best_value": self.best_value, "best_metrics": self.best_metrics, "best_step": self.best_step,
+                "state": self.state, "last_validated_step": self.last_validated_step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        for key, value in state_dict.items():
+            setattr(self, key, value)
+
     def restore(self, pl_module: L.LightningModule) -> None:
         if self.state is None:
             return

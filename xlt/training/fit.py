@@ -2,7 +2,11 @@
 
 :class:`Fitter` turns a :class:`Schedule` into a Lightning ``Trainer`` (step budget, validation
 interval, gradient accumulation and clipping, precision, loggers, progress bar), runs it,
-and restores the best validation state when the schedule asks for it.
+and restores the best validation state when the schedule asks for it. A multi-source training set
+(:class:`~xlt.training.multisource.MultiSourceTrain`) gets single-language batches and the
+per-batch language-module switch (§4.4.4), whatever the method.
+Given a stage's work dir, each phase checkpoints its trainable state and resumes exactly after a
+kill or preemption (xlt.training.resume).
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
+from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed
 from xlt.tasks.base import TaskModel
 from xlt.training.callbacks import BestState
+from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
+from xlt.training.resume import ResumableTraining, StageScratch, cluster_plugins
 from xlt.training.schedule import Schedule
 
 log = logging.getLogger(__name__)
@@ -37,9 +45,13 @@ class TrainerConfig:
     progress_bar: bool = True
     log_every_n_steps: int = 50
     max_steps_per_phase: int | None = None  # caps every phase (the smoke profile's budget)
+    mlm_max_seq_length: int | None = None  # caps language modules' MLM block length (the smoke profile's budget)
     eval_batch_size: int | None = None  # default: twice the training batch size
     num_workers: int = 0
     deterministic: bool = False
+    resume: bool = True  # checkpoint phases in the stage's work dir; a re-run resumes from there
+    checkpoint_every_n_steps: int | None = None  # resume checkpoints every N optimiser steps ...
+    checkpoint_every_minutes: float | None = 30.0  # ... and/or every M minutes (always on preemption)
 
 
 @dataclass
@@ -57,6 +69,7 @@ class PhaseResult:
     steps: int
     best_step: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    batches: dict[str, int] = field(default_factory=dict)  # multi-source: training batches per language
 
 
 def quiet_libraries() -> None:
@@ -81,20 +94,28 @@ class Fitter:
     """Builds Trainers for one stage; logs go to ``log_dir/<label>/<phase>``."""
 
     def __init__(self, trainer_cfg: TrainerConfig, logger_cfg: LoggerConfig, log_dir: Path, label: str,
-                 seed: int, run_name: str | None = None):
+                 seed: int, run_name: str | None = None, work_dir: Path | None = None):
         self.cfg, self.logger_cfg = trainer_cfg, logger_cfg
         self.log_dir, self.label, self.seed, self.run_name = Path(log_dir), label, seed, run_name
+        # the stage's persistent scratch (resume checkpoints, finished phases); a no-op without work_dir
+        self.scratch = StageScratch(work_dir if trainer_cfg.resume else None)
 
     # ------------------------------------------------------------------ loaders
     def train_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
+        if isinstance(examples, MultiSourceTrain):  # single-language batches (§4.4.4)
+            sources = list(examples.sources.items())
+            mixture = MixtureBatchSampler([len(e) for _, e in sources], batch_size, examples.factors(),
+                                          seed=self.seed, sampling=examples.sampling)
+            return DataLoader(MixtureDataset(sources, self.seed), batch_sampler=mixture,
+                              collate_fn=TagLanguage(collate), num_workers=self.cfg.num_workers)
         sampler = EpochBatchSampler(len(examples), batch_size, seed=self.seed, shuffle=True)
         return DataLoader(EpochIndexed(examples, self.seed), batch_sampler=sampler, collate_fn=collate,
-                          num_workers=self.cfg.num_workers)
+                          num_workers=self.cfg.num_workers, generator=_generator(self.seed))
 
     def eval_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
         sampler = EpochBatchSampler(len(examples), self.cfg.eval_batch_size or 2 * batch_size, shuffle=False)
         return DataLoader(EpochIndexed(examples, self.seed + 1), batch_sampler=sampler, collate_fn=collate,
-                          num_workers=self.cfg.num_workers)
+                          num_workers=self.cfg.num_workers, generator=_generator(self.seed + 1))
 
     # ------------------------------------------------------------------ trainer
     def _loggers(self, phase: str) -> list[Any]:
@@ -131,12 +152,19 @@ class Fitter:
             precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
             enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
             enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
-            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), **kwargs)
+            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=cluster_plugins(),
+            **kwargs)
 
     # ------------------------------------------------------------------ public
     def fit(self, model: TaskModel, train: Sequence[dict[str, Any]], validation: Mapping[str, Sequence[dict[str, Any]]],
             collate: Callable, schedule: Schedule, phase: str, callbacks: Sequence[L.Callback] = ()) -> PhaseResult:
-        """Train ``model`` for one phase; returns the step count and the best validation metrics."""
+        """Train ``model`` for one phase; returns the step count and the best validation metrics.
+
+        With a work dir, a phase finished in an earlier attempt is not redone (its final state is
+        loaded) and an interrupted one resumes from its last checkpoint."""
+        finished = self.scratch.phase_result(phase, model)
+        if finished is not None:
+            return PhaseResult(**finished)
         L.seed_everything(self.seed, verbose=False)
         loader = self.train_loader(train, collate, schedule.batch_size)
         cap = self.cfg.max_steps_per_phase
@@ -147,20 +175,42 @@ class Fitter:
         val_loaders = [self.eval_loader(v, collate, schedule.batch_size) for v in validation.values()]
         metric = model.metric_factory()
         best = BestState(f"val/{metric.primary}", metric.mode)
+        if isinstance(train, MultiSourceTrain):  # first, so modules are removed before the other hooks run
+            callbacks = [LanguageSwitch(train.modules), *callbacks]
+        resume, ckpt_path = self._resumable(phase, loader), None
+        if resume is not None and (found := resume.resume_from()) is not None:
+            ckpt_path, info = found
+            log.info("%s %s: resuming from checkpoint %s (step %d of %d)", self.label, phase, ckpt_path,
+                     info["step"], total)
         trainer = self._trainer(
-            phase, [*callbacks, best], max_steps=total, max_epochs=-1,
+            phase, [*callbacks, best, *([resume] if resume else [])], max_steps=total, max_epochs=-1,
             val_check_interval=interval * schedule.accumulate if val_loaders else None,
             check_val_every_n_epoch=None if val_loaders else 1, limit_val_batches=1.0 if val_loaders else 0,
             accumulate_grad_batches=schedule.accumulate, gradient_clip_val=schedule.max_grad_norm)
         log.info("%s %s: %d steps (%d batches/epoch), validation every %d steps",
                  self.label, phase, total, len(loader), interval)
-        trainer.fit(model, train_dataloaders=loader, val_dataloaders=val_loaders or None)
+        trainer.fit(model, train_dataloaders=loader, val_dataloaders=val_loaders or None, ckpt_path=ckpt_path,
+                    weights_only=False)
         if val_loaders and best.last_validated_step != trainer.global_step:
             trainer.validate(model, dataloaders=val_loaders, verbose=False)
         _finish_loggers(trainer)
         if val_loaders and schedule.select_best:
             best.restore(model)
-        return PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics)
+        batches = {}
+        if isinstance(train, MultiSourceTrain):
+            counts = loader.batch_sampler.source_counts(trainer.global_step * schedule.accumulate)
+            batches = dict(zip(train.languages, counts))
+        result = PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics,
+                             batches=batches)
+        self.scratch.save_phase_result(phase, model, result)
+        return result
+
+    def _resumable(self, phase: str, loader: DataLoader) -> ResumableTraining | None:
+        directory = self.scratch.phase_dir(phase)
+        if directory is None:
+            return None
+        return ResumableTraining(directory, loader.batch_sampler, self.cfg.checkpoint_every_n_steps,
+                                 self.cfg.checkpoint_every_minutes)
 
     def evaluate(self, model: TaskModel, data: Mapping[str, Sequence[dict[str, Any]]], collate: Callable,
                  batch_size: int) -> dict[str, dict[str, float]]:
@@ -177,6 +227,12 @@ class Fitter:
                 results.setdefault(parts[1], {})[parts[2]] = float(value)
         return results
 
+
+
+def _generator(seed: int) -> torch.Generator:
+    """A loader's own generator: creating its iterators must not draw from the global RNG (dropout),
+    or a resumed run would see different random numbers than an uninterrupted one."""
+    return torch.Generator().manual_seed(seed)
 
 
 def _finish_loggers(trainer: L.Trainer) -> None:

@@ -25,6 +25,7 @@ from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
 from xlt.training.callbacks import L1TowardsInit, MaskedUpdates
 from xlt.training.fit import Fitter, PhaseResult
+from xlt.training.resume import StageScratch
 from xlt.training.schedule import Schedule
 
 
@@ -115,7 +116,7 @@ def resolve_budget(cfg: SparseModuleConfig, body_params: int, maskable: int, ref
     if cfg.density is not None:
         if not 0 < cfg.density <= 1:
             raise ConfigError(f"{where}.density={cfg.density}: must lie in (0, 1]")
-        k = round(cfg.density * body_params)
+        k = maskable if cfg.density == 1 else round(cfg.density * body_params)  # 100%: every maskable entry
     elif cfg.num_trainable is not None:
         k = cfg.num_trainable
         if reference_params:
@@ -158,7 +159,12 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
     k = resolve_budget(cfg, body_params, sum(p.numel() for p in maskable.values()), request.reference_params,
                        "module")
     theta0 = {name: p.detach().clone() for name, p in maskable.items()}
-    head0 = {name: p.detach().clone() for name, p in head.items()}
+    # a resumed build (xlt.training.resume) starts from the head init of the interrupted one
+    scratch = getattr(request.fitter, "scratch", None) or StageScratch(None)
+    head0 = scratch.keep("head_init", lambda: {name: p.detach().to("cpu", copy=True) for name, p in head.items()})
+    with torch.no_grad():
+        for name, param in head.items():
+            param.copy_(head0[name].to(param.device))
     callbacks = []
     if cfg.l1_lambda:
         total_params = sum(p.numel() for p in model.parameters())
@@ -170,7 +176,9 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
         phases["phase1"] = request.fitter.fit(
             model, request.train, request.validation, request.collate,
             request.schedule.merged(cfg.phase1, "module.phase1"), "phase1", callbacks)
-        masks = lottery_ticket_masks({n: p.detach() for n, p in maskable.items()}, theta0, k)
+        # phase 1's outcome is kept, so a build resumed during phase 2 does not redo phase 1
+        masks = scratch.keep("phase1_masks", lambda: lottery_ticket_masks(
+            {n: p.detach() for n, p in maskable.items()}, theta0, k))
         with torch.no_grad():  # reset everything, the head included, to theta0 (same init)
             for name, param in maskable.items():
                 param.copy_(theta0[name])
@@ -200,4 +208,9 @@ for _name in ("ltsft", "rand_sft", "bitfit", "full"):
     register_method(_name, SparseModuleConfig, train_sparse, load_sft_module)
 
 
-from xlt.training import spiel_methods  # noqa: E402,F401  (registers spiel_ag, spiel_ma, lora, ia3)
+# ---------------------------------------------------------------------------- other methods (own modules)
+from xlt.training import (  # noqa: E402,F401  (registration: adapter, madg)
+    adapters,
+    madg,
+    spiel_methods,  # noqa: E402,F401  (registration: spiel_ag, spiel_ma, lora, ia3)
+)

@@ -1,0 +1,118 @@
+"""MAD-G recipes (thesis chapter 3, Fig. 3.1).
+
+``madg_train``: train the adapter generator (multilingual MLM, §3.4.3), generate the language adapter
+of every training language (and of any extra language with a URIEL vector, ``generate``), and report
+each training language's held-out MLM loss with the base model alone and with its generated adapter.
+
+``madg`` (§3.3.3, §3.4.2): the generator; the generated source language adapter; a task adapter
+(m = 48) trained on base + generated source adapter; inference on each target with its generated
+adapter (MAD-G), with the source adapter (``inference_language_module: source``: MAD-G-en, the
+source being English), or with none (``none``: TA-only). ``finetune`` fine-tunes each target's
+adapter on a few words of its corpus before inference: from the generated adapter (MAD-G-ft) or
+from a random one (rand-ft, §3.5.3). Targets need no corpus except for ``finetune``: generation
+works for languages unseen in the generator's training (results say which were seen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from xlt.errors import ConfigError
+from xlt.eval.metrics import average
+from xlt.pipeline.adapter_stages import (
+    FinetuneConfig,
+    finetuned_adapter_stage,
+    generated_adapter_stage,
+    generator_corpus,
+    generator_stage,
+    madg_config,
+    mlm_evaluation_stage,
+)
+from xlt.pipeline.recipes import Plan, register_recipe
+from xlt.pipeline.stage import Stage, StageResult
+from xlt.pipeline.stages import evaluation_stage, task_module_stage
+from xlt.typology import resolve_code
+
+
+@dataclass
+class MadgTrainConfig:
+    name: str = "madg_train"
+    generate: list[str] = field(default_factory=list)  # extra languages (URIEL codes) to generate adapters for
+    evaluate: bool = True  # held-out MLM loss per training language: base vs base + generated adapter
+
+
+@register_recipe("madg_train", MadgTrainConfig)
+def plan_madg_train(exp: Any, cfg: MadgTrainConfig) -> Plan:
+    madg = madg_config(exp)
+    generator = generator_stage(exp)
+    languages = madg.training_languages(exp.data.use_samples)
+    adapters = {lang: generated_adapter_stage(exp, lang, generator) for lang in [*languages, *cfg.generate]}
+    evaluations = {lang: mlm_evaluation_stage(exp, lang, generator_corpus(exp, madg, lang), adapters[lang])
+                   for lang in languages} if cfg.evaluate else {}
+
+    def collect(results: dict[str, StageResult]) -> dict[str, Any]:
+        languages_out = {lang: {k: v for k, v in results[stage.label].metrics.items() if k in ("loss", "loss_base")}
+                         for lang, stage in evaluations.items()}
+        return {"languages": languages_out, "average": average(list(languages_out.values())),
+                "generator": {k: v for k, v in results["generator"].metrics.items() if k.startswith("parameters/")},
+                "generated": {lang: str(results[stage.label].path) for lang, stage in adapters.items()},
+                "typology": {lang: {"uriel": resolve_code(lang, madg.aliases), "seen_by_generator": lang in languages}
+                             for lang in adapters}}
+
+    return Plan([generator, *adapters.values(), *evaluations.values()], collect)
+
+
+@dataclass
+class MadgRecipeConfig:
+    name: str = "madg"
+    source_language_module: bool = True  # train the task adapter on base + generated source adapter
+    inference_language_module: str = "target"  # target (MAD-G) | source (MAD-G-en) | none (TA-only)
+    finetune: FinetuneConfig | None = None  # MAD-G-ft / rand-ft of the target adapters (§3.5.3)
+
+
+@register_recipe("madg", MadgRecipeConfig)
+def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
+    madg = madg_config(exp)
+    if cfg.inference_language_module not in ("target", "source", "none"):
+        raise ConfigError(f"recipe.inference_language_module={cfg.inference_language_module!r}: "
+                          "expected target, source or none")
+    if cfg.finetune is not None and cfg.inference_language_module != "target":
+        raise ConfigError("recipe.finetune: fine-tuned adapters are used at inference only with "
+                          "inference_language_module=target")
+    if not exp.data.targets:
+        raise ConfigError("data.targets: no target languages")
+    generator = generator_stage(exp)
+    generated: dict[str, Stage] = {}
+
+    def adapter(lang: str) -> Stage:
+        if lang not in generated:
+            generated[lang] = generated_adapter_stage(exp, lang, generator)
+        return generated[lang]
+
+    source = exp.data.source_lang
+    task = task_module_stage(exp, adapter(source) if cfg.source_language_module else None)
+    finetuned: dict[str, Stage] = {}
+    evaluations: dict[str, Stage] = {}
+    for target in exp.data.targets:
+        if cfg.inference_language_module == "none":
+            lang_stage = None
+        elif cfg.inference_language_module == "source":
+            lang_stage = adapter(source)
+        elif cfg.finetune is not None:
+            init = adapter(target) if cfg.finetune.init == "generated" else None
+            lang_stage = finetuned[target] = finetuned_adapter_stage(exp, target, cfg.finetune, generator, init)
+        else:
+            lang_stage = adapter(target)
+        evaluations[target] = evaluation_stage(exp, target, task, lang_stage)
+    trained = {resolve_code(lang, madg.aliases) for lang in madg.training_languages(exp.data.use_samples)}
+
+    def collect(results: dict[str, StageResult]) -> dict[str, Any]:
+        languages = {lang: {k: v for k, v in results[stage.label].metrics.items() if k != "examples"}
+                     for lang, stage in evaluations.items()}
+        typology = {lang: {"uriel": resolve_code(lang, madg.aliases),
+                           "seen_by_generator": resolve_code(lang, madg.aliases) in trained}
+                    for lang in exp.data.targets}
+        return {"languages": languages, "average": average(list(languages.values())), "typology": typology}
+
+    return Plan([generator, *generated.values(), task, *finetuned.values(), *evaluations.values()], collect)

@@ -1,0 +1,247 @@
+"""Dependency parsing: the shallow biaffine parser (thesis §4.4.3; Dozat & Manning 2017, shallow
+variant of Glavas & Vulic 2021).
+
+Word vectors are the body's outputs pooled over each word's subwords (``word_pooling``: ``mean``
+as in the thesis's reference code, or ``first``); the root is represented by the first token
+([CLS] / <s>). No MLP layers ("shallow"): a biaffine arc scorer
+
+    s_arc[i, j] = x_i^T U y_j + u^T y_j          (x_i: dependent i, y_j: candidate head j, y_0 = root)
+
+and a biaffine relation scorer with one such form (plus biases on both sides) per relation. Both are
+zero-initialised as in the reference. Loss: cross-entropy over each word's head plus cross-entropy
+over the relation at the gold head. Decoding: the best head per word (``greedy``, as the reference
+evaluates) or the best single-rooted tree (``mst``, Chu-Liu/Edmonds); the relation is the best one at
+the predicted head. Metrics: UAS/LAS over all words; checkpoints are chosen by LAS.
+
+Relations are the universal part of DEPREL (``nmod:poss`` -> ``nmod``) unless ``subtypes`` is set.
+Unlike the reference code, padding is never confused with real heads (it masks with the pad
+token id, which for mBERT is 0 = the root, dropping every root attachment from loss and scores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xlt.config import parse
+from xlt.data.collators import IGNORE_INDEX, pad_batch
+from xlt.errors import ConfigError, DataError
+from xlt.eval.metrics import Metric
+from xlt.eval.task_metrics import AttachmentScores
+from xlt.models.loading import ModelConfig, load_encoder
+from xlt.tasks import register_family
+from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.decoding import greedy_heads, mst_heads
+from xlt.tasks.tagging import encode_words, model_inputs, multiword_free, pad_words
+from xlt.training.schedule import Schedule
+
+UD_RELATIONS = ["acl", "advcl", "advmod", "amod", "appos", "aux", "case", "cc", "ccomp", "clf", "compound", "conj",
+                "cop", "csubj", "dep", "det", "discourse", "dislocated", "expl", "fixed", "flat", "goeswith", "iobj",
+                "list", "mark", "nmod", "nsubj", "nummod", "obj", "obl", "orphan", "parataxis", "punct",
+                "reparandum", "root", "vocative", "xcomp"]
+
+
+@dataclass
+class DependencyParsingConfig:
+    name: str = "dp"
+    family: str = "dependency_parsing"
+    relations: list[str] = field(default_factory=lambda: list(UD_RELATIONS))
+    tokens_field: str = "tokens"
+    heads_field: str = "head"
+    relations_field: str = "deprel"
+    subtypes: bool = False  # keep language-specific relation subtypes (nmod:poss)
+    word_pooling: str = "mean"  # mean | first
+    decode: str = "greedy"  # greedy | mst
+    max_seq_length: int = 256
+    train: Schedule = field(default_factory=Schedule)
+
+
+class Biaffine(nn.Module):
+    """s[b, o, i, j] = [x_i; 1]^T W_o [y_j; 1] (the bias columns optional), zero-initialised."""
+
+    def __init__(self, size: int, outputs: int = 1, bias_x: bool = True, bias_y: bool = True):
+        super().__init__()
+        self.bias_x, self.bias_y = bias_x, bias_y
+        self.weight = nn.Parameter(torch.zeros(outputs, size + bias_x, size + bias_y))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.bias_x:
+            x = torch.cat([x, torch.ones_like(x[..., :1])], -1)
+        if self.bias_y:
+            y = torch.cat([y, torch.ones_like(y[..., :1])], -1)
+        return torch.einsum("bxi,oij,byj->boxy", x, self.weight, y)
+
+
+class BiaffineParserHead(nn.Module):
+    def __init__(self, hidden_size: int, num_relations: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.arcs = Biaffine(hidden_size, 1, bias_x=True, bias_y=False)
+        self.relations = Biaffine(hidden_size, num_relations, bias_x=True, bias_y=True)
+
+    def forward(self, words: torch.Tensor, root: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """words [B, W, H], root [B, H] -> arc scores [B, W, W+1], relation scores [B, W, W+1, R]."""
+        heads = torch.cat([root[:, None], words], 1)
+        arcs = self.arcs(words, heads).squeeze(1)
+        relations = self.relations(words, heads).permute(0, 2, 3, 1)
+        return arcs, relations
+
+
+def pool_words(hidden: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, mode: str) -> torch.Tensor:
+    """Word vectors [B, W, H] from subword vectors [B, T, H] and spans [start, end) (-1: none -> 0)."""
+    present = starts >= 0
+    if mode == "first":
+        index = starts.clamp(min=0)[..., None].expand(-1, -1, hidden.shape[-1])
+        words = hidden.gather(1, index)
+    else:
+        cumulative = torch.cat([hidden.new_zeros(hidden.shape[0], 1, hidden.shape[2]), hidden.cumsum(1)], 1)
+        size = hidden.shape[-1]
+        upper = cumulative.gather(1, ends.clamp(min=0)[..., None].expand(-1, -1, size))
+        lower = cumulative.gather(1, starts.clamp(min=0)[..., None].expand(-1, -1, size))
+        words = (upper - lower) / (ends - starts).clamp(min=1)[..., None].to(hidden.dtype)
+    return words * present[..., None].to(hidden.dtype)
+
+
+class ParserCollator:
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = pad_batch(examples, self.pad_token_id)
+        batch.pop("special_tokens_mask", None)
+        batch["word_starts"] = pad_words(examples, "word_starts", -1)
+        batch["word_ends"] = pad_words(examples, "word_ends", -1)
+        batch["heads"] = pad_words(examples, "heads", IGNORE_INDEX)
+        batch["rels"] = pad_words(examples, "rels", IGNORE_INDEX)
+        return batch
+
+
+class BiaffineParser(TaskModel):
+    def __init__(self, backbone: nn.Module, head: BiaffineParserHead, metric_factory, pooling: str, decode: str):
+        super().__init__(backbone, head, metric_factory)
+        self.pooling, self.decode = pooling, decode
+
+    def scores(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Arc scores, relation scores and the mask of possible heads (root, present words, not self)."""
+        hidden = self.backbone(**model_inputs(batch)).last_hidden_state
+        hidden = self.head.dropout(hidden)
+        words = pool_words(hidden, batch["word_starts"], batch["word_ends"], self.pooling)
+        arcs, relations = self.head(words, hidden[:, 0])
+        present = batch["word_starts"] >= 0
+        candidates = torch.cat([present.new_ones(present.shape[0], 1), present], 1)  # [B, W+1]
+        count = present.shape[1]
+        positions = torch.arange(count + 1, device=present.device)
+        not_self = positions[None, :] != positions[1:, None]  # word i+1 cannot head itself
+        valid = candidates[:, None, :] & not_self[None]
+        return arcs, relations, valid
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        arcs, relations, valid = self.scores(batch)
+        gold = batch["heads"]
+        # a word takes part if it is present and its gold head is a reachable candidate
+        usable = (gold != IGNORE_INDEX) & (batch["word_starts"] >= 0)
+        safe_gold = gold.clamp(min=0)
+        usable &= valid.gather(2, safe_gold[..., None]).squeeze(-1)
+        if not usable.any():
+            return arcs.sum() * 0.0 + relations.sum() * 0.0
+        arcs = arcs.masked_fill(~valid, torch.finfo(arcs.dtype).min)
+        arc_loss = nn.functional.cross_entropy(arcs[usable], gold[usable])
+        index = safe_gold[..., None, None].expand(-1, -1, 1, relations.shape[-1])
+        rel_gold = relations.gather(2, index).squeeze(2)  # relation scores at the gold head
+        rel_loss = nn.functional.cross_entropy(rel_gold[usable], batch["rels"][usable])
+        return arc_loss + rel_loss
+
+    @torch.no_grad()
+    def predict(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted heads and relations per word (head -1 for words without subwords)."""
+        arcs, relations, valid = self.scores(batch)
+        if self.decode == "mst":
+            log_probs = arcs.float().masked_fill(~valid, float("-inf")).log_softmax(-1).cpu().numpy()
+            heads = torch.full(arcs.shape[:2], -1, dtype=torch.long)
+            for b, present in enumerate((batch["word_starts"] >= 0).cpu()):
+                words = present.nonzero().flatten().tolist()
+                if not words:
+                    continue
+                nodes = [0] + [w + 1 for w in words]  # root + present words
+                sub = log_probs[b][words][:, nodes]
+                scores = np.full((len(nodes), len(nodes)), -np.inf)
+                scores[1:] = sub
+                tree = mst_heads(scores)
+                heads[b, words] = torch.tensor([nodes[h] for h in tree])
+            heads = heads.to(arcs.device)
+        else:
+            heads = greedy_heads(arcs, valid)
+        heads = heads.masked_fill(batch["word_starts"] < 0, -1)
+        rel_at = relations.gather(2, heads.clamp(min=0)[..., None, None].expand(-1, -1, 1, relations.shape[-1]))
+        return heads, rel_at.squeeze(2).argmax(-1)
+
+    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
+        heads, rels = self.predict(batch)
+        metric.update(heads.cpu(), rels.cpu(), batch["heads"].cpu(), batch["rels"].cpu())
+
+
+@register_family("dependency_parsing")
+class DependencyParsingFamily(TaskFamily):
+    def __init__(self, cfg: Any, tokenizer: Any):
+        self.cfg = cfg if isinstance(cfg, DependencyParsingConfig) else parse(DependencyParsingConfig, cfg, "task")
+        if self.cfg.word_pooling not in ("mean", "first"):
+            raise ConfigError(f"task.word_pooling={self.cfg.word_pooling!r}: expected mean or first")
+        if self.cfg.decode not in ("greedy", "mst"):
+            raise ConfigError(f"task.decode={self.cfg.decode!r}: expected greedy or mst")
+        self.name = self.cfg.name
+        self.schedule = self.cfg.train
+        self.tokenizer = tokenizer
+        self.relation_ids = {r: i for i, r in enumerate(self.cfg.relations)}
+
+    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
+        body = load_encoder(model_path, model_cfg)
+        dropout = getattr(body.config, "hidden_dropout_prob", 0.1)
+        head = BiaffineParserHead(body.config.hidden_size, len(self.cfg.relations), dropout)
+        return BiaffineParser(body, head, self.metric, self.cfg.word_pooling, self.cfg.decode)
+
+    def metric(self) -> Metric:
+        return AttachmentScores()
+
+    def collator(self) -> ParserCollator:
+        return ParserCollator(self.tokenizer.pad_token_id)
+
+    def _relation_id(self, relation: str, where: str, row: int) -> int:
+        relation = str(relation) if self.cfg.subtypes else str(relation).split(":")[0]
+        if relation not in self.relation_ids:
+            raise DataError(f"{where}: example {row}: unknown relation {relation!r} (task.relations)")
+        return self.relation_ids[relation]
+
+    def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
+        fields = [self.cfg.tokens_field, self.cfg.heads_field, self.cfg.relations_field]
+        missing = [f for f in fields if f not in dataset.column_names]
+        if missing:
+            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+        examples = []
+        for start in range(0, len(dataset), 1000):
+            chunk = dataset[start:start + 1000]
+            words, heads, rels = [], [], []
+            for i in range(len(chunk[fields[0]])):
+                clean = multiword_free({f: chunk[f][i] for f in fields} | {"head": chunk[fields[1]][i]}, fields)
+                sentence = [str(w) for w in clean[fields[0]]]
+                if not sentence:
+                    continue
+                try:
+                    sentence_heads = [int(h) for h in clean[fields[1]]]
+                except (TypeError, ValueError):
+                    raise DataError(f"{where}: example {start + i}: non-integer head in {clean[fields[1]]}") from None
+                if any(not 0 <= h <= len(sentence) for h in sentence_heads):
+                    raise DataError(f"{where}: example {start + i}: head out of range 0..{len(sentence)}")
+                words.append(sentence)
+                heads.append(sentence_heads)
+                rels.append([self._relation_id(r, where, start + i) for r in clean[fields[2]]])
+            for example, h, r in zip(encode_words(self.tokenizer, words, self.cfg.max_seq_length), heads, rels):
+                example["heads"], example["rels"] = h, r
+                examples.append(example)
+        if not examples:
+            raise DataError(f"{where}: no sentences")
+        return examples

@@ -1,0 +1,163 @@
+"""Extractive question answering (thesis §4.4.4, Table 4.3): SQuAD, MLQA, XQuAD.
+
+The question and the context are encoded together; a context longer than ``max_seq_length`` is cut
+into windows that overlap by ``doc_stride`` tokens, each window a training/evaluation example. A
+linear head gives start and end logits per token. Training targets are the answer's first and last
+token in the window, or the first token (<s>/[CLS]) when the answer is not inside it. At evaluation
+each window proposes its best span (start + end logit sum, context tokens only, length <=
+``max_answer_length``); an example's answer is the best-scoring span over all its windows, scored
+with SQuAD v1.1 exact match and F1 against every gold answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xlt.config import parse
+from xlt.data.collators import pad_batch
+from xlt.errors import DataError
+from xlt.eval.metrics import Metric
+from xlt.eval.task_metrics import SquadScores
+from xlt.models.loading import ModelConfig, load_encoder
+from xlt.tasks import register_family
+from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.decoding import best_spans
+from xlt.tasks.tagging import model_inputs
+from xlt.training.schedule import Schedule
+
+
+@dataclass
+class QAConfig:
+    name: str = "qa"
+    family: str = "extractive_qa"
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_answer_length: int = 30
+    train: Schedule = field(default_factory=Schedule)
+
+
+class QACollator:
+    """Pads the inputs; ``offsets`` [B, L, 2] holds each context token's character span (-1 elsewhere);
+    the examples' keys, contexts and gold answers travel as lists."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        batch: dict[str, Any] = pad_batch(examples, self.pad_token_id)
+        batch.pop("special_tokens_mask", None)
+        length = batch["input_ids"].shape[1]
+        offsets = np.full((len(examples), length, 2), -1, dtype=np.int64)
+        for row, example in enumerate(examples):
+            start = example["context_start"]
+            spans = example["context_offsets"]
+            offsets[row, start:start + len(spans)] = spans
+        batch["offsets"] = torch.from_numpy(offsets)
+        batch["start_positions"] = torch.tensor([e["start_position"] for e in examples], dtype=torch.long)
+        batch["end_positions"] = torch.tensor([e["end_position"] for e in examples], dtype=torch.long)
+        batch["example_key"] = [e["example_key"] for e in examples]
+        batch["context"] = [e["context"] for e in examples]
+        batch["gold_answers"] = [e["gold_answers"] for e in examples]
+        return batch
+
+
+class QuestionAnswering(TaskModel):
+    def __init__(self, backbone: nn.Module, head: nn.Module, metric_factory, max_answer_length: int):
+        super().__init__(backbone, head, metric_factory)
+        self.max_answer_length = max_answer_length
+
+    def logits(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.backbone(**model_inputs(batch)).last_hidden_state
+        start, end = self.head(hidden).unbind(-1)
+        return start, end
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        start, end = self.logits(batch)
+        return (nn.functional.cross_entropy(start, batch["start_positions"])
+                + nn.functional.cross_entropy(end, batch["end_positions"])) / 2
+
+    def update_metric(self, metric: Metric, batch: dict[str, Any]) -> None:
+        start, end = self.logits(batch)
+        scores, first, last = best_spans(start, end, batch["offsets"][..., 0] >= 0, self.max_answer_length)
+        offsets = batch["offsets"].cpu()
+        spans = []
+        for row, (score, i, j) in enumerate(zip(scores.tolist(), first.tolist(), last.tolist())):
+            if score == float("-inf"):
+                spans.append((score, ""))
+                continue
+            begin, finish = int(offsets[row, i, 0]), int(offsets[row, j, 1])
+            spans.append((score, batch["context"][row][begin:finish]))
+        metric.update(batch["example_key"], spans, batch["gold_answers"])
+
+
+@register_family("extractive_qa")
+class QAFamily(TaskFamily):
+    def __init__(self, cfg: Any, tokenizer: Any):
+        self.cfg = cfg if isinstance(cfg, QAConfig) else parse(QAConfig, cfg, "task")
+        self.name = self.cfg.name
+        self.schedule = self.cfg.train
+        self.tokenizer = tokenizer
+
+    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
+        body = load_encoder(model_path, model_cfg)
+        return QuestionAnswering(body, nn.Linear(body.config.hidden_size, 2), self.metric, self.cfg.max_answer_length)
+
+    def metric(self) -> Metric:
+        return SquadScores()
+
+    def collator(self) -> QACollator:
+        return QACollator(self.tokenizer.pad_token_id)
+
+    def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
+        missing = [f for f in ("id", "question", "context", "answers") if f not in dataset.column_names]
+        if missing:
+            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+        examples: list[dict[str, Any]] = []
+        for chunk_start in range(0, len(dataset), 500):
+            chunk = dataset[chunk_start:chunk_start + 500]
+            questions = [q.lstrip() for q in chunk["question"]]
+            encoded = self.tokenizer(questions, chunk["context"], truncation="only_second",
+                                     max_length=self.cfg.max_seq_length, stride=self.cfg.doc_stride,
+                                     return_overflowing_tokens=True, return_offsets_mapping=True)
+            for window in range(len(encoded["input_ids"])):
+                i = encoded["overflow_to_sample_mapping"][window]
+                context, answers = chunk["context"][i], chunk["answers"][i]
+                sequence = encoded.sequence_ids(window)
+                if 1 not in sequence:
+                    raise DataError(f"{where}: example {chunk_start + i}: the question leaves no room for context "
+                                    f"within max_seq_length={self.cfg.max_seq_length}")
+                first = sequence.index(1)
+                last = len(sequence) - 1 - sequence[::-1].index(1)
+                offsets = encoded["offset_mapping"][window]
+                start_position = end_position = 0
+                if answers["answer_start"]:
+                    begin = int(answers["answer_start"][0])
+                    finish = begin + len(answers["text"][0])
+                    if offsets[first][0] <= begin and offsets[last][1] >= finish:
+                        token = first
+                        while token <= last and offsets[token][0] <= begin:
+                            token += 1
+                        start_position = token - 1
+                        token = last
+                        while token >= first and offsets[token][1] >= finish:
+                            token -= 1
+                        end_position = token + 1
+                example = {key: encoded[key][window] for key in ("input_ids", "attention_mask", "token_type_ids")
+                           if key in encoded}
+                example.update({
+                    "start_position": start_position, "end_position": end_position,
+                    "context_start": first,
+                    "context_offsets": np.asarray(offsets[first:last + 1], dtype=np.int32).reshape(-1, 2),
+                    "example_key": f"{chunk_start + i}:{chunk['id'][i]}", "context": context,
+                    "gold_answers": list(answers["text"]),
+                })
+                examples.append(example)
+        if not examples:
+            raise DataError(f"{where}: no examples")
+        return examples

@@ -1,0 +1,225 @@
+"""Token classification: POS tagging and NER (thesis §3.4.3, §4.4.3).
+
+A single linear layer over the body's output at the FIRST subword of each word (the "standard
+token-level single-layer head" of §4.4.3); the other subwords carry no label. Gold tags may be
+renamed by ``label_map`` first (MasakhaNER DATE -> O and CoNLL-2003 MISC -> O, §4.4.3 fn. 3);
+with ``scheme: iob2`` tags are then repaired to IOB2 (CoNLL-2003 files are IOB1). Metrics:
+accuracy over words (POS) or entity-level F1 with seqeval (NER). Words with no subword inside
+the model's window (truncated, or words the tokenizer drops) count as wrong (POS) or ``O`` (NER):
+evaluation always covers every gold word.
+
+Rows need ``tokens`` and the tag column (``upos`` / ``ner_tags``); hub ``universal_dependencies``
+rows also hold multiword-token surface forms (head ``None``), which are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from xlt.config import parse
+from xlt.data.collators import IGNORE_INDEX, pad_batch
+from xlt.errors import ConfigError, DataError
+from xlt.eval.metrics import Accuracy, Metric
+from xlt.eval.task_metrics import SpanF1
+from xlt.models.loading import ModelConfig, load_encoder
+from xlt.tasks import register_family
+from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.training.schedule import Schedule
+
+
+@dataclass
+class TokenClassificationConfig:
+    name: str
+    labels: list[str]
+    family: str = "token_classification"
+    tokens_field: str = "tokens"
+    tags_field: str = "upos"
+    label_map: dict[str, str] = field(default_factory=dict)  # rename gold tags first (e.g. B-MISC: O)
+    scheme: str = "none"  # none | iob2 (repair IOB1 to IOB2 after label_map)
+    metric: str = "accuracy"  # accuracy (POS) | span_f1 (NER)
+    max_seq_length: int = 256
+    train: Schedule = field(default_factory=Schedule)
+
+
+# ---------------------------------------------------------------------------- shared word handling
+def multiword_free(row: dict[str, Any], fields: Sequence[str]) -> dict[str, list[Any]]:
+    """The row's per-word ``fields`` without hub-style multiword-token entries (head ``None``/``_``)."""
+    heads = row.get("head")
+    if heads is None:
+        return {f: list(row[f]) for f in fields}
+    keep = [i for i, h in enumerate(heads) if h is not None and str(h) not in ("None", "_")]
+    return {f: [row[f][i] for i in keep] for f in fields}
+
+
+def encode_words(tokenizer: Any, words: list[list[str]], max_length: int) -> list[dict[str, Any]]:
+    """Tokenise pre-split sentences; per sentence the model inputs plus ``word_starts`` /
+    ``word_ends`` (subword span of each word; -1 where a word has no subword in the window)."""
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+    out = []
+    for i, sentence in enumerate(words):
+        starts = [-1] * len(sentence)
+        ends = [-1] * len(sentence)
+        for position, word in enumerate(encoded.word_ids(i)):
+            if word is None:
+                continue
+            if starts[word] < 0:
+                starts[word] = position
+            ends[word] = position + 1
+        example = {key: encoded[key][i] for key in encoded.keys()}
+        example["word_starts"], example["word_ends"] = starts, ends
+        out.append(example)
+    return out
+
+
+def pad_words(examples: Sequence[dict[str, Any]], key: str, pad: int) -> torch.Tensor:
+    length = max(1, max(len(e[key]) for e in examples))
+    return torch.tensor([list(e[key]) + [pad] * (length - len(e[key])) for e in examples], dtype=torch.long)
+
+
+def iob2(tags: Sequence[str]) -> list[str]:
+    """IOB1 (or mixed) to IOB2: an ``I-X`` that does not continue an ``X`` entity becomes ``B-X``.
+    Idempotent on IOB2."""
+    out: list[str] = []
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        previous = tag
+    return out
+
+
+def model_inputs(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+
+
+class TokenCollator:
+    """Pads subword fields and the per-word gold tags (``word_labels``) and word positions."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = pad_batch(examples, self.pad_token_id, label_keys=("labels",))
+        batch.pop("special_tokens_mask", None)
+        batch["word_starts"] = pad_words(examples, "word_starts", -1)
+        batch["word_labels"] = pad_words(examples, "word_labels", IGNORE_INDEX)
+        return batch
+
+
+# ---------------------------------------------------------------------------- model
+class TokenClassificationHead(nn.Module):
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(hidden))
+
+
+class TokenClassifier(TaskModel):
+    def __init__(self, backbone: nn.Module, head: nn.Module, metric_factory, labels: list[str], span_metric: bool):
+        super().__init__(backbone, head, metric_factory)
+        self.labels = labels
+        self.span_metric = span_metric
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(self.backbone(**model_inputs(batch)).last_hidden_state)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = self.logits(batch)
+        return nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE_INDEX)
+
+    def word_predictions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Predicted label id per word (-1 where a word has no subword)."""
+        predictions = self.logits(batch).argmax(-1)
+        starts = batch["word_starts"]
+        at_starts = predictions.gather(1, starts.clamp(min=0))
+        return at_starts.masked_fill(starts < 0, -1)
+
+    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
+        predicted = self.word_predictions(batch).cpu()
+        gold = batch["word_labels"].cpu()
+        if not self.span_metric:
+            metric.update(predicted, gold)
+            return
+        predicted_tags, gold_tags = [], []
+        for p_row, g_row in zip(predicted.tolist(), gold.tolist()):
+            words = [i for i, g in enumerate(g_row) if g != IGNORE_INDEX]
+            gold_tags.append([self.labels[g_row[i]] for i in words])
+            predicted_tags.append([self.labels[p_row[i]] if p_row[i] >= 0 else "O" for i in words])
+        metric.update(predicted_tags, gold_tags)
+
+
+@register_family("token_classification")
+class TokenClassificationFamily(TaskFamily):
+    def __init__(self, cfg: Any, tokenizer: Any):
+        self.cfg = cfg if isinstance(cfg, TokenClassificationConfig) else parse(TokenClassificationConfig, cfg, "task")
+        if self.cfg.metric not in ("accuracy", "span_f1"):
+            raise ConfigError(f"task.metric={self.cfg.metric!r}: expected accuracy or span_f1")
+        if self.cfg.scheme not in ("none", "iob2"):
+            raise ConfigError(f"task.scheme={self.cfg.scheme!r}: expected none or iob2")
+        unknown = sorted(set(self.cfg.label_map.values()) - set(self.cfg.labels))
+        if unknown:
+            raise ConfigError(f"task.label_map: maps to {unknown[0]!r}, which is not in task.labels")
+        self.name = self.cfg.name
+        self.schedule = self.cfg.train
+        self.tokenizer = tokenizer
+        self.label_ids = {label: i for i, label in enumerate(self.cfg.labels)}
+
+    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
+        body = load_encoder(model_path, model_cfg)
+        dropout = getattr(body.config, "hidden_dropout_prob", 0.1)
+        head = TokenClassificationHead(body.config.hidden_size, len(self.cfg.labels), dropout)
+        return TokenClassifier(body, head, self.metric, list(self.cfg.labels), self.cfg.metric == "span_f1")
+
+    def metric(self) -> Metric:
+        return SpanF1() if self.cfg.metric == "span_f1" else Accuracy()
+
+    def collator(self) -> TokenCollator:
+        return TokenCollator(self.tokenizer.pad_token_id)
+
+    def tag_ids(self, tags: Sequence[str], where: str, row: int) -> list[int]:
+        tags = [self.cfg.label_map.get(str(t), str(t)) for t in tags]
+        if self.cfg.scheme == "iob2":
+            tags = iob2(tags)
+        try:
+            return [self.label_ids[t] for t in tags]
+        except KeyError as error:
+            raise DataError(f"{where}: example {row}: unknown tag {error.args[0]!r} "
+                            f"(task.labels: {self.cfg.labels}; map it with task.label_map)") from None
+
+    def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
+        fields = [self.cfg.tokens_field, self.cfg.tags_field]
+        missing = [f for f in fields if f not in dataset.column_names]
+        if missing:
+            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+        examples = []
+        for start in range(0, len(dataset), 1000):
+            chunk = dataset[start:start + 1000]
+            rows = [{k: chunk[k][i] for k in chunk} for i in range(len(chunk[fields[0]]))]
+            words, tags = [], []
+            for i, row in enumerate(rows):
+                clean = multiword_free(row, fields)
+                if not clean[fields[0]]:
+                    continue
+                words.append([str(w) for w in clean[fields[0]]])
+                tags.append(self.tag_ids(clean[fields[1]], where, start + i))
+            for example, sentence_tags in zip(encode_words(self.tokenizer, words, self.cfg.max_seq_length), tags):
+                labels = [IGNORE_INDEX] * len(example["input_ids"])
+                for word, position in enumerate(example["word_starts"]):
+                    if position >= 0:
+                        labels[position] = sentence_tags[word]
+                example["labels"] = labels
+                example["word_labels"] = sentence_tags
+                del example["word_ends"]
+                examples.append(example)
+        if not examples:
+            raise DataError(f"{where}: no sentences")
+        return examples
