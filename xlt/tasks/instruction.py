@@ -259,7 +259,7 @@ class InstructionFamily(TaskFamily):
         self.name = self.cfg.name
         self.schedule = self.cfg.train
         self.tokenizer = tokenizer
-        if tokenizer.pad_token is None:  # Llama 2 has none (notes §8): pad with unk, else eos
+        if tokenizer is not None and tokenizer.pad_token is None:  # Llama 2 has none (notes §8): unk, else eos
             tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
 
     def build_model(self, model_path: str, model_cfg: ModelConfig, quantize: str | None = None) -> TaskModel:
