@@ -241,7 +241,13 @@ class _SparseDeltaLinear(torch.autograd.Function):
 
 
 class SpielLinear(nn.Module):
-    """A frozen linear layer (dense or NF4) plus a trainable sparse delta (eta, phi)."""
+    """A frozen linear layer (dense or NF4) plus a trainable sparse delta (eta, phi).
+
+    ``indices`` is a buffer that training rewrites (drop/grow): it is declared a trained buffer, so
+    checkpoints, finished-phase records and best-state snapshots keep it with the values
+    (xlt.training.resume)."""
+
+    trained_buffers = ("indices",)
 
     def __init__(self, base: nn.Module, indices: torch.Tensor, values: torch.Tensor | None = None,
                  values_dtype: torch.dtype = torch.float32):

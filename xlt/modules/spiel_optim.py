@@ -25,7 +25,21 @@ import torch
 from torch import nn
 
 
-class SpielAdamW(torch.optim.Optimizer):
+class _Float32State(torch.optim.Optimizer):
+    """Keeps the optimiser state's dtype through ``load_state_dict``: torch casts floating state to
+    its parameter's dtype, which would round float32 moments/accumulators of bfloat16 values."""
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        saved_ids = [i for group in state_dict["param_groups"] for i in group["params"]]
+        params = [p for group in self.param_groups for p in group["params"]]
+        for saved_id, param in zip(saved_ids, params):
+            for key, value in state_dict["state"].get(saved_id, {}).items():
+                if isinstance(value, torch.Tensor) and value.is_floating_point():
+                    self.state[param][key] = value.to(param.device, copy=True)
+
+
+class SpielAdamW(_Float32State):
     """AdamW with per-entry ages, and state surgery for drop/grow (seed, reset, permute)."""
 
     def __init__(self, params: Iterable[nn.Parameter], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -94,11 +108,12 @@ class SpielAdamW(torch.optim.Optimizer):
                 self.state[param][key] = value[order]
 
 
-class SparseSM3(torch.optim.Optimizer):
+class SparseSM3(_Float32State):
     """SM3-II over the active entries of sparse deltas of 2-D weights.
 
     ``entries`` pairs each values parameter with its (live) flat-index tensor and weight shape;
-    the index tensor may change between steps (drop/grow): the accumulators are per row/column.
+    the index tensor may change between steps (drop/grow), in place: the accumulators are per
+    row/column. (A resumed run restores the indices in place, so this reference stays valid.)
     """
 
     def __init__(self, entries: Sequence[tuple[nn.Parameter, torch.Tensor, tuple[int, int]]], lr: float = 0.1,

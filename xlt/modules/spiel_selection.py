@@ -25,6 +25,11 @@ SpIEL-MA: the score of an inactive entry (i, j) is (r_i c_j)^(1/4) from SM3's ac
 (eq. 7.7), ranked in row chunks so that no more than one chunk of one layer's scores exists at
 a time; no statistics are kept between updates.
 
+Checkpointing: the selectors' ``state_dict``/``load_state_dict`` carry what lives between
+optimiser steps (grown_at, the update reports and, for AG, the open windows), so that a phase
+interrupted inside a selection window resumes exactly (xlt.training.resume); the indices are a
+trained buffer of the layers and travel with the values.
+
 Data parallel: every statistic a decision depends on is all-reduced (averaged, like DDP's
 gradients) on a dedicated process group before it is used, so every rank picks the same
 indices: the candidate step's dense gradients, each window step's candidate gradients, and
@@ -201,6 +206,13 @@ class UpdateReport:
     def replaced(self) -> int:
         return sum(update.replaced for update in self.layers.values())
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "layers": {name: [u.replaced, u.dropped] for name, u in self.layers.items()}}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> UpdateReport:
+        return cls(int(state["step"]), {name: LayerUpdate(int(r), int(d)) for name, (r, d) in state["layers"].items()})
+
 
 class _Selector:
     """Shared bookkeeping: the schedule, and the step at which each entry was last grown."""
@@ -251,6 +263,29 @@ class _Selector:
         self.grown_at[name] = grown_at[order]
         return LayerUpdate(int(slots.numel()), result.dropped)
 
+    # checkpointing (a resumed phase continues exactly; xlt.training.resume)
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the selector carries between optimiser steps (tensors are not copied).
+        The indices and values live in the layers, per-entry optimiser state in the optimiser."""
+        return {"grown_at": dict(self.grown_at), "reports": [report.to_dict() for report in self.reports]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` (from a selector over the same layers)."""
+        self._check_layers(state["grown_at"], "grown_at", exact=True)
+        for name, layer in self.modules:
+            grown_at = state["grown_at"][name]
+            if grown_at.shape != self.grown_at[name].shape:
+                raise ValueError(f"SpIEL selector state: grown_at of {name!r} has {grown_at.numel()} entries, "
+                                 f"the layer has {layer.num_entries}")
+            self.grown_at[name] = grown_at.to(self.grown_at[name].device, torch.int32, copy=True)
+        self.reports = [UpdateReport.from_dict(report) for report in state["reports"]]
+
+    def _check_layers(self, names: Any, what: str, exact: bool = False) -> None:
+        layers = {name for name, _ in self.modules}
+        if not set(names) <= layers or (exact and set(names) != layers):
+            other = sorted(set(names) ^ layers)
+            raise ValueError(f"SpIEL selector state: {what} is for other layers than this model's (e.g. {other[0]!r})")
+
     def age_histogram(self) -> dict[int, int]:
         """How many entries were last grown at each step (0 = initial random indices; §7.5.3)."""
         steps, counts = torch.unique(torch.cat([g.cpu() for g in self.grown_at.values()]), return_counts=True)
@@ -277,6 +312,31 @@ class SpielAG(_Selector):
         self._names = {id(layer): name for name, layer in modules}
         self.windows: dict[str, _Window] = {}
         self._dense_pending: set[str] = set()
+
+    # -------------------------------------------------------------- checkpointing
+    def state_dict(self) -> dict[str, Any]:
+        """Adds the open selection windows (candidates and their accumulated statistics; the CSR
+        pattern is rebuilt from the candidates) and the layers still waiting for a dense gradient."""
+        windows = {name: {"candidates": w.candidates, "step_grad": w.step_grad, "grad_sum": w.grad_sum,
+                          "grad_sq_sum": w.grad_sq_sum, "steps": w.steps} for name, w in self.windows.items()}
+        return {**super().state_dict(), "windows": windows, "dense_pending": sorted(self._dense_pending)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._check_layers(state["windows"], "windows")
+        self._check_layers(state["dense_pending"], "dense_pending")
+        self.windows = {}
+        for name, layer in self.modules:
+            saved = state["windows"].get(name)
+            if saved is None:
+                continue
+            device = layer.values.device
+            candidates = saved["candidates"].to(device, copy=True)
+            self.windows[name] = _Window(
+                candidates, CSRPattern.from_flat(candidates, layer.shape),
+                *(saved[key].to(device, torch.float32, copy=True) for key in ("step_grad", "grad_sum", "grad_sq_sum")),
+                steps=int(saved["steps"]))
+        self._dense_pending = set(state["dense_pending"])
 
     # -------------------------------------------------------------- GradientObserver
     def wants_dense(self, layer: SpielLinear) -> bool:

@@ -11,6 +11,7 @@ the adapter directories peft writes (``adapter/``) plus ``module.json`` (base mo
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,13 @@ from xlt.modules.spiel import (
     lora_equivalent_budget,
 )
 from xlt.modules.spiel_optim import SparseSM3, SpielAdamW
-from xlt.modules.spiel_selection import SCHEDULES, SpielAG, SpielMA, UpdateSchedule
+from xlt.modules.spiel_selection import SCHEDULES, SpielAG, SpielMA, UpdateReport, UpdateSchedule
 from xlt.tasks.base import TaskModel
 from xlt.training.methods import SFTModule, TrainRequest, register_method
+from xlt.training.resume import atomic_torch_save
 from xlt.training.schedule import Schedule
+
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- budgets
@@ -129,21 +133,38 @@ class SpielConfig:
             raise ConfigError(f"{where}.weight_decay={self.weight_decay}: must be >= 0")
 
 
-class SpielCallback(L.Callback):
-    """Drives a SpIEL selector from Lightning's hooks (micro-batch starts, the optimiser step),
-    and keeps the indices of the best validation state so that restoring it stays consistent."""
+SELECTION_RECORD = "spiel_selection.pt"  # a finished phase's selection outcome, beside its done.pt
 
-    def __init__(self, modules: SpielModules, make_selector: Any, monitor: str, mode: str):
-        self.modules, self.make_selector = modules, make_selector
-        self.monitor, self.mode = monitor, mode
+
+class SpielCallback(L.Callback):
+    """Drives a SpIEL selector from Lightning's hooks (micro-batch starts, the optimiser step).
+
+    Resuming (xlt.training.resume): the selector's state (grown_at, update reports, AG's open
+    selection windows) is saved with the callback's state in resume checkpoints; Lightning restores
+    it before ``on_train_start``, where the selector is created, so it is kept until then. The
+    indices travel with the values as a trained buffer (and with them in BestState's snapshots).
+    With ``record`` (a file in the phase's scratch dir), the phase's outcome (age histogram,
+    update reports) is written at the end of training, before the phase is recorded as finished,
+    so that a later attempt reusing the finished phase still reports it (:meth:`outcome`)."""
+
+    def __init__(self, modules: SpielModules, make_selector: Any, record: Path | None = None):
+        self.modules, self.make_selector, self.record = modules, make_selector, record
         self.selector: Any = None
         self._current_step = 0
         self._stepped = 0
-        self._best: float | None = None
-        self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
+        self._pending_state: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"selector": self.selector.state_dict()} if self.selector is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending_state = state_dict.get("selector")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.selector = self.make_selector(trainer.optimizers[0], int(trainer.max_steps))
+        if self._pending_state is not None:
+            self.selector.load_state_dict(self._pending_state)
+            self._pending_state = None
         self._current_step = self._stepped = trainer.global_step
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
@@ -167,23 +188,22 @@ class SpielCallback(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for _, layer in self.modules:
             layer.observer = None
+        if self.record is not None and trainer.is_global_zero:
+            histogram, reports = self.outcome()
+            atomic_torch_save({"histogram": histogram, "reports": [r.to_dict() for r in reports]}, self.record)
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
-            return
-        value = float(trainer.callback_metrics[self.monitor])
-        if self._best is None or (value > self._best if self.mode == "max" else value < self._best):
-            self._best = value
-            self.snapshots = {trainer.global_step: {n: layer.indices.clone() for n, layer in self.modules}}
-
-    def restore_indices(self, step: int) -> None:
-        """Put back the indices that the values of the best validation step (restored by
-        BestState) belong to."""
-        if step not in self.snapshots:
-            raise RuntimeError(f"no SpIEL index snapshot for the best step {step}")
-        with torch.no_grad():
-            for name, layer in self.modules:
-                layer.indices.copy_(self.snapshots[step][name])
+    def outcome(self) -> tuple[dict[int, int], list[UpdateReport]]:
+        """(entries per step they were last grown at, the update reports) of this phase: from the
+        selector, or from ``record`` when the phase finished in an earlier attempt."""
+        if self.selector is not None:
+            return self.selector.age_histogram(), list(getattr(self.selector, "reports", []))
+        if self.record is not None and self.record.exists():
+            saved = torch.load(self.record, weights_only=True)
+            return ({int(step): int(count) for step, count in saved["histogram"].items()},
+                    [UpdateReport.from_dict(report) for report in saved["reports"]])
+        if self.record is not None:
+            log.warning("no SpIEL selection record %s: the reused phase's updates are not reported", self.record)
+        return {}, []
 
 
 def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dict[str, Any]]:
@@ -220,20 +240,18 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
                                                               cfg.schedule))
 
     model.optimizer_factory = optimizer_factory
-    metric = model.metric_factory()
-    callback = SpielCallback(modules, make_selector, f"val/{metric.primary}", metric.mode)
+    phase_dir = request.fitter.scratch.phase_dir("train")
+    callback = SpielCallback(modules, make_selector, phase_dir / SELECTION_RECORD if phase_dir else None)
+    # the best validation state (BestState) restores the indices with the values (a trained buffer)
     result = request.fitter.fit(model, request.train, request.validation, request.collate, schedule, "train",
                                 [callback])
-    if request.validation and schedule.select_best and result.best_step is not None:
-        callback.restore_indices(result.best_step)
     model.optimizer_factory = None
-    histogram = callback.selector.age_histogram() if callback.selector else {}
+    histogram, updates = callback.outcome()
     meta = {**request.meta, "method": cfg.method, "k": k, "rank": cfg.rank, "quantize": cfg.quantize,
             "density": k / sum(p.numel() for p in model.backbone.parameters()),
             "grown_at": {str(step): count for step, count in histogram.items()}}
     sft = modules.to_sft(meta)
     modules.remove()
-    updates = callback.selector.reports if callback.selector else []
     summary = {"k": k, "num_entries": sft.num_entries, "train/steps": result.steps, "updates": len(updates),
                "replaced": sum(report.replaced for report in updates),
                **{f"train/{key}": value for key, value in result.metrics.items()}}
