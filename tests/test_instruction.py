@@ -27,13 +27,6 @@ from xlt.tasks.instruction import (
 
 
 @pytest.fixture(scope="module")
-def llama_path(cache_dir) -> str:
-    from xlt.models.tiny import build_tiny_model
-
-    return str(build_tiny_model("llama", {}, cache_dir))
-
-
-@pytest.fixture(scope="module")
 def tokenizer(llama_path):
     from transformers import AutoTokenizer
 

@@ -21,13 +21,6 @@ from xlt.modules.spiel import (
 )
 
 
-@pytest.fixture(scope="module")
-def llama_path(cache_dir) -> str:
-    from xlt.models.tiny import build_tiny_model
-
-    return str(build_tiny_model("llama", {}, cache_dir))
-
-
 def load(path: str) -> nn.Module:
     from transformers import AutoModelForCausalLM
 
