@@ -36,6 +36,13 @@ def tiny_bert_path(cache_dir) -> str:
     return str(build_tiny_model("bert", {}, cache_dir))
 
 
+@pytest.fixture(scope="session")
+def llama_path(cache_dir) -> str:
+    from xlt.models.tiny import build_tiny_model
+
+    return str(build_tiny_model("llama", {}, cache_dir))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """What the real-SLURM tests did (installed packages, job ids): shown even when they pass."""
     from tests import slurm_cluster

@@ -82,3 +82,21 @@ def test_sweep_files_compose(cache_dir):
         result = launch(["--config-dir", "sweeps", "--config-name", sweep.stem, "--cfg", "hydra"], cache_dir)
         assert result.returncode == 0, (sweep, result.stderr)
         assert "sweeper:" in result.stdout and "params:" in result.stdout
+
+
+def test_high_resource_languages_hold_out_1pct_and_validate_every_5000_steps(tmp_path):
+    """§4.4.2: language modules validate on 5% every 1,000 steps; high-resource languages 1% every 5,000."""
+    from xlt.pipeline.stages import language_module_stage, language_training
+
+    exp = Experiment(compose_config(["+experiment=ltsft_ud_pos"], tmp_path), tmp_path / "run")
+    assert exp.data.high_resource == ["en", "ar", "ja", "zh"]
+    for lang, fraction, every in (("en", 0.01, 5000), ("ja", 0.01, 5000), ("mt", 0.05, 1000), ("bxr", 0.05, 1000)):
+        mlm, schedule = language_training(exp, lang)
+        assert (mlm.heldout_fraction, schedule.eval_every) == (fraction, every), lang
+    assert exp.lang_module.train.eval_every == 1000  # the shared schedule itself is left alone
+    # the distinction is part of the stage's identity: another high-resource list, another artifact
+    key = language_module_stage(exp, "mt").key
+    other = Experiment(compose_config(["+experiment=ltsft_ud_pos", "data.high_resource=[en,mt]"], tmp_path),
+                       tmp_path / "run2")
+    assert language_module_stage(other, "mt").key != key
+    assert language_module_stage(other, "bxr").key == language_module_stage(exp, "bxr").key

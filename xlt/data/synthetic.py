@@ -256,7 +256,11 @@ SAMPLE_SETS: dict[str, Callable[[Path], None]] = {
 """Each entry writes one group of sample files. Task areas with larger generators keep them in
 their own module (listed in SAMPLE_SET_MODULES) and register entries here on import."""
 
-SAMPLE_SET_MODULES: tuple[str, ...] = ("xlt.data.synthetic_tasks", "xlt.data.synthetic_madg")
+SAMPLE_SET_MODULES: tuple[str, ...] = (
+    "xlt.data.synthetic_tasks",
+    "xlt.data.synthetic_madg",
+    "xlt.data.synthetic_instruction",
+)
 
 
 def load_sample_sets() -> dict[str, Callable[[Path], None]]:

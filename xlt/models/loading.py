@@ -30,6 +30,7 @@ class ModelConfig:
     revision: str | None = None
     architecture: str | None = None  # transformers model_type (xlm-roberta, bert, llama, ...)
     num_parameters: int | None = None  # body parameters of the real model (scales absolute budgets)
+    lora_params_per_rank: int | None = None  # LoRA parameters per rank on the real model's block linears
     tiny: dict[str, Any] | None = None  # build a random model of ``architecture`` with these sizes
     dtype: str = "float32"
     extra: dict[str, Any] = field(default_factory=dict)  # passed to from_pretrained

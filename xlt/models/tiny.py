@@ -27,6 +27,9 @@ DEFAULT_SIZES: dict[str, Any] = {
     "vocab_size": 4000, "max_length": 512, "seed": 0,
 }
 BUILD_VERSION = 1
+# Per-architecture builder revisions (only in the cache key of that architecture's models):
+# llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does.
+ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2}
 
 
 def _corpus_files() -> list[Path]:
@@ -68,12 +71,18 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
                                  cls_token="[CLS]", mask_token="[MASK]", do_lower_case=False,
                                  model_max_length=max_length)
     if architecture in ("llama", "mistral", "gpt2"):
+        from tokenizers import processors
+
         specials = ["<unk>", "<s>", "</s>"]
         tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=False))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
         tok.train_from_iterator(_lines(), trainers.BpeTrainer(
             vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        if architecture in ("llama", "mistral"):  # like the real tokenizers: <s> starts every sequence
+            bos = tok.token_to_id("<s>")
+            tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                               special_tokens=[("<s>", bos)])
         from transformers import PreTrainedTokenizerFast
 
         return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
@@ -107,7 +116,10 @@ def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) 
     unknown = set(sizes) - set(DEFAULT_SIZES)
     if unknown:
         raise ConfigError(f"model.tiny: unknown key(s) {sorted(unknown)} (known: {sorted(DEFAULT_SIZES)})")
-    key = stable_hash({"architecture": architecture, "sizes": sizes, "version": BUILD_VERSION,
+    spec = {"architecture": architecture, "sizes": sizes, "version": BUILD_VERSION}
+    if architecture in ARCHITECTURE_VERSIONS:
+        spec["architecture_version"] = ARCHITECTURE_VERSIONS[architecture]
+    key = stable_hash({**spec,
                        "corpora": [file_fingerprint(p) for p in _corpus_files()]})
     target = cache_dir / "models" / f"tiny-{architecture}-{key}"
     if (target / "DONE").exists():

@@ -45,15 +45,27 @@ def language_module_stage(exp: Experiment, lang: str) -> Stage:
     location = exp.data.corpus_location(lang)
     check_exists(location, f"data.corpus ({lang})")
     spec = {**exp.model_spec(), "module": exp.module_spec(exp.lang_module), "lang": lang,
-            "corpus": fingerprint(location), **exp.training_spec()}
+            "corpus": fingerprint(location), "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
     return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location))
+
+
+def language_training(exp: Experiment, lang: str) -> tuple[MLMConfig, Schedule]:
+    """The MLM settings and schedule of ``lang``'s language module: high-resource languages
+    (``data.high_resource``) hold out 1% of the corpus and validate every 5,000 steps (§4.4.2)."""
+    mlm = exp.lang_module.mlm or MLMConfig()
+    schedule = exp.lang_module.train or Schedule()
+    if exp.trainer.mlm_max_seq_length and exp.trainer.mlm_max_seq_length < mlm.max_seq_length:
+        mlm = dataclasses.replace(mlm, max_seq_length=exp.trainer.mlm_max_seq_length)
+    if exp.data.is_high_resource(lang):
+        mlm = dataclasses.replace(mlm, heldout_fraction=mlm.high_resource_heldout_fraction)
+        if mlm.high_resource_eval_every:
+            schedule = dataclasses.replace(schedule, eval_every=mlm.high_resource_eval_every)
+    return mlm, schedule
 
 
 def _build_language_module(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:
     cfg = exp.lang_module
-    mlm = cfg.mlm or MLMConfig()
-    if exp.trainer.mlm_max_seq_length and exp.trainer.mlm_max_seq_length < mlm.max_seq_length:
-        mlm = dataclasses.replace(mlm, max_seq_length=exp.trainer.mlm_max_seq_length)
+    mlm, schedule = language_training(exp, lang)
     family = MLMFamily(mlm, exp.tokenizer)
     corpus = load_location(location, f"data.corpus ({lang})")
     train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
@@ -65,7 +77,7 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation, c
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "language", "lang": lang}
-    request = TrainRequest(model, train, validation, family.collator(), cfg.train or Schedule(),
+    request = TrainRequest(model, train, validation, family.collator(), schedule,
                            exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)

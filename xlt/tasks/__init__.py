@@ -28,7 +28,14 @@ def build_task(task_cfg: Any, tokenizer: Any) -> TaskFamily:
 
 
 def _import_families() -> None:
-    from xlt.tasks import classification, mlm, parsing, qa, tagging  # noqa: F401  (registration side effects)
+    from xlt.tasks import (  # noqa: F401  (registration side effects)
+        classification,
+        instruction,
+        mlm,
+        parsing,
+        qa,
+        tagging,
+    )
 
 
 __all__ = ["FAMILIES", "TaskFamily", "TaskModel", "build_task", "register_family"]

@@ -47,6 +47,8 @@ class TaskModel(L.LightningModule):
         self.val_names: list[str] = ["validation"]
         self._val_metrics: list[Metric] = []
         self.strict_loading = False  # checkpoints hold only trainable state
+        # a PEFT method with its own optimiser (e.g. SpIEL's AdamW with per-entry ages, SM3) sets this
+        self.optimizer_factory: Callable[[Schedule], torch.optim.Optimizer] | None = None
 
     # ------------------------------------------------------------------ PEFT-facing API
     @property
@@ -78,8 +80,11 @@ class TaskModel(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.schedule.lr, weight_decay=self.schedule.weight_decay,
-                                      eps=self.schedule.adam_epsilon)
+        if self.optimizer_factory is not None:
+            optimizer = self.optimizer_factory(self.schedule)
+        else:
+            optimizer = torch.optim.AdamW(params, lr=self.schedule.lr, weight_decay=self.schedule.weight_decay,
+                                          eps=self.schedule.adam_epsilon)
         warmup = int(self.schedule.warmup_ratio * self.total_steps)
         scheduler = linear_schedule(optimizer, self.total_steps, warmup)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

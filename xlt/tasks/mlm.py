@@ -31,6 +31,9 @@ class MLMConfig:
     mlm_probability: float = 0.15
     heldout_fraction: float = 0.05
     max_heldout_blocks: int | None = 2000
+    # high-resource languages (data.high_resource): 1% held out, validated every 5,000 steps (§4.4.2)
+    high_resource_heldout_fraction: float = 0.01
+    high_resource_eval_every: int | None = 5000
     untie_output_embeddings: bool = True  # decouple + freeze the output matrix (§4.4.2)
 
 

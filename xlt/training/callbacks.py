@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from xlt.modules.masking import MaskedTraining, add_l1_gradient
+from xlt.training.resume import load_trained_state, trainable_state
 
 
 class L1TowardsInit(L.Callback):
@@ -38,7 +39,8 @@ class MaskedUpdates(L.Callback):
 
 
 class BestState(L.Callback):
-    """Keeps (in CPU memory) the trainable state with the best validation ``monitor`` value."""
+    """Keeps (in CPU memory) the trained state (parameters and trained buffers, xlt.training.resume)
+    with the best validation ``monitor`` value."""
 
     def __init__(self, monitor: str, mode: str = "max"):
         self.monitor, self.mode = monitor, mode
@@ -61,8 +63,7 @@ class BestState(L.Callback):
         if self._better(value):
             self.best_value, self.best_step = value, trainer.global_step
             self.best_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-            self.state = {name: p.detach().to("cpu", copy=True)
-                          for name, p in pl_module.named_parameters() if p.requires_grad}
+            self.state = trainable_state(pl_module)  # with trained buffers (e.g. SpIEL's indices)
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in resume checkpoints (xlt.training.resume), so a resumed phase selects the same state."""
@@ -76,7 +77,4 @@ class BestState(L.Callback):
     def restore(self, pl_module: L.LightningModule) -> None:
         if self.state is None:
             return
-        params = dict(pl_module.named_parameters())
-        with torch.no_grad():
-            for name, value in self.state.items():
-                params[name].copy_(value.to(params[name].device))
+        load_trained_state(pl_module, self.state, "the best validation state")

@@ -209,4 +209,8 @@ for _name in ("ltsft", "rand_sft", "bitfit", "full"):
 
 
 # ---------------------------------------------------------------------------- other methods (own modules)
-from xlt.training import adapters, madg  # noqa: E402,F401  (registration: adapter, madg)
+from xlt.training import (  # noqa: E402,F401  (registration: adapter, madg)
+    adapters,
+    madg,
+    spiel_methods,  # noqa: E402,F401  (registration: spiel_ag, spiel_ma, lora, ia3)
+)

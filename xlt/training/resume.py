@@ -4,10 +4,12 @@ Every unfinished stage has a persistent work dir (``ArtifactStore.work_dir``); a
 keeps, under ``<work_dir>/<phase>/``:
 
 - ``last.ckpt`` (+ ``last.json``): a Lightning checkpoint written every N optimiser steps /
-  minutes and at once on a preemption or time-limit signal. It holds only the *trainable*
-  parameters (frozen base weights are rebuilt from the base model), the optimiser, scheduler and
-  loop state, the validation-selection state, the batch sampler's position and the RNG states;
-- ``done.pt``: when the phase has finished, its final trainable state and its result, so a
+  minutes and at once on a preemption or time-limit signal. It holds only the *trained* state
+  (:func:`trained_tensors`: the parameters with ``requires_grad`` and the buffers that modules
+  declare as trained, e.g. SpIEL's indices; frozen base weights are rebuilt from the base model),
+  the optimiser, scheduler and loop state, the callbacks' state (validation selection, SpIEL's
+  selection windows), the batch sampler's position and the RNG states;
+- ``done.pt``: when the phase has finished, its final trained state and its result, so a
   resumed stage skips finished phases (LT-SFT's phase 1 is not redone during phase 2).
 
 Resuming is exact: batch order depends only on (seed, epoch) (xlt.data.sampling) and the
@@ -74,12 +76,49 @@ def set_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+# ---------------------------------------------------------------------------- trained state
+TRAINED_BUFFERS = "trained_buffers"
+
+
+def trained_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """What training changes, by state-dict name: the parameters with ``requires_grad`` and the
+    buffers a module lists in its class attribute ``trained_buffers`` (e.g. ``("indices",)`` on a
+    layer whose training rewrites which entries its parameters belong to). Live tensors."""
+    tensors: dict[str, torch.Tensor] = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    for prefix, module in model.named_modules():
+        for buffer in getattr(module, TRAINED_BUFFERS, ()):
+            tensors[f"{prefix}.{buffer}" if prefix else buffer] = getattr(module, buffer)
+    return tensors
+
+
+def trained_buffer_names(model: torch.nn.Module) -> set[str]:
+    params = {name for name, _ in model.named_parameters()}
+    return set(trained_tensors(model)) - params
+
+
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The parameters that training changes (``requires_grad``), detached on the CPU."""
-    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+    """The trained state (:func:`trained_tensors`), detached copies on the CPU."""
+    return {name: t.detach().to("cpu", copy=True) for name, t in trained_tensors(model).items()}
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
+@torch.no_grad()
+def load_trained_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    """Copy ``state`` (from :func:`trainable_state`) into ``model`` in place (tensors keep their
+    identity, so optimisers and other holders of a buffer see the new values). Every name must
+    exist in ``model`` (as a parameter or a trained buffer), and every trained buffer must be given:
+    a trained parameter's values without the buffer they belong to would be silently wrong."""
+    targets = {**dict(model.named_parameters()), **trained_tensors(model)}
+    missing = sorted(set(state) - set(targets))
+    if missing:
+        raise ArtifactError(f"{where}: the model lacks {missing[0]!r}")
+    absent = sorted(trained_buffer_names(model) - set(state))
+    if absent:
+        raise ArtifactError(f"{where}: holds no {absent[0]!r}, which this model trains")
+    for name, value in state.items():
+        targets[name].copy_(value.to(targets[name].device))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -116,25 +155,21 @@ class StageScratch:
             return torch.load(path, weights_only=True, map_location="cpu")
         value = compute()
         self.directory.mkdir(parents=True, exist_ok=True)
-        _atomic_torch_save(value, path)
+        atomic_torch_save(value, path)
         return value
 
     # ------------------------------------------------------------------ finished phases
     def phase_result(self, phase: str, model: torch.nn.Module) -> dict[str, Any] | None:
-        """If ``phase`` finished in an earlier attempt: load its final trainable state into
-        ``model`` and return its saved result; else None."""
+        """If ``phase`` finished in an earlier attempt: load its final trained state (parameters
+        and trained buffers) into ``model`` and return its saved result; else None."""
         directory = self.phase_dir(phase)
         if directory is None or not (directory / PHASE_DONE).exists():
             return None
         record = torch.load(directory / PHASE_DONE, weights_only=True, map_location="cpu")
-        params = dict(model.named_parameters())
-        missing = sorted(set(record["state"]) - set(params))
-        if missing:
-            raise ArtifactError(f"{directory / PHASE_DONE}: the model lacks {missing[0]!r}; delete "
-                                f"{self.directory} to start the stage over")
-        with torch.no_grad():
-            for name, value in record["state"].items():
-                params[name].copy_(value.to(params[name].device))
+        try:
+            load_trained_state(model, record["state"], str(directory / PHASE_DONE))
+        except ArtifactError as error:
+            raise ArtifactError(f"{error}; delete {self.directory} to start the stage over") from None
         log.info("phase %s finished in an earlier attempt: reusing its result (%s)", phase, directory / PHASE_DONE)
         return record["result"]
 
@@ -143,7 +178,7 @@ class StageScratch:
         if directory is None:
             return
         result = asdict(result) if hasattr(result, "__dataclass_fields__") else result
-        _atomic_torch_save({"state": trainable_state(model), "result": result}, directory / PHASE_DONE)
+        atomic_torch_save({"state": trainable_state(model), "result": result}, directory / PHASE_DONE)
         for name in (CHECKPOINT, CHECKPOINT_INFO):
             (directory / name).unlink(missing_ok=True)
 
@@ -269,8 +304,8 @@ class ResumableTraining(L.Callback):
             handler(signum, frame)  # submitit: checkpoint the job, requeue it, exit
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        trainable = {name for name, p in pl_module.named_parameters() if p.requires_grad}
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+        trained = set(trained_tensors(pl_module))
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
         progress = trainer.fit_loop.epoch_loop.batch_progress.current
         epoch, consumed = trainer.fit_loop.epoch_progress.current.processed, progress.ready
         if consumed >= trainer.num_training_batches:
@@ -282,9 +317,9 @@ class ResumableTraining(L.Callback):
         state = checkpoint.get("xlt_resume")
         if state is None:
             return
-        trainable = {name for name, p in pl_module.named_parameters() if p.requires_grad}
-        if set(checkpoint["state_dict"]) != trainable:  # partial loading would hide it: refuse
-            different = sorted(set(checkpoint["state_dict"]) ^ trainable)
+        trained = set(trained_tensors(pl_module))
+        if set(checkpoint["state_dict"]) != trained:  # partial loading would hide it: refuse
+            different = sorted(set(checkpoint["state_dict"]) ^ trained)
             raise ArtifactError(f"{self.checkpoint}: holds other trainable parameters than this phase has "
                                 f"(e.g. {different[0]!r}); delete {self.directory.parent} to start the stage over")
         self.sampler.resume_at(state["sampler"]["epoch"], state["sampler"]["batches_done"])

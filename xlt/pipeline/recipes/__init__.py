@@ -35,7 +35,7 @@ def register_recipe(name: str, config: type) -> Callable:
 
 
 def plan_experiment(experiment: Any) -> Plan:
-    from xlt.pipeline.recipes import madg, zero_shot  # noqa: F401  (registration)
+    from xlt.pipeline.recipes import instruction_tuning, madg, zero_shot  # noqa: F401  (registration)
 
     node = experiment.recipe_cfg
     name = node.get("name") if isinstance(node, dict) else None

@@ -1,0 +1,232 @@
+"""Instruction tuning of an LLM with a PEFT module, then evaluation (thesis chapter 7, §7.4-7.5).
+
+Stages:
+
+1. ``task`` (``task_module``): the task module (SpIEL-AG/MA, LoRA, (IA)^3, full; quantised variants)
+   trained on the data config's ``source.train`` instruction data (Flan v2, GPT4-Alpaca, Tulu v2);
+   with ``compose`` (Table 7.2's "Tulu v2 + GPT4-Alpaca"), one module per named data config,
+   ``task/<name>``;
+2. ``eval/<set>`` (``evaluation``): the base model plus the module(s), composed by merging them into
+   the weights one after the other (SFTs: theta + sum of scatters, eq. 7.9; LoRA: W + sum of
+   (alpha/r) B A), scored on each multiple-choice set in ``data.targets`` (MMLU-format files or
+   hub splits) by the built-in log-likelihood evaluator; ``evaluate_base`` adds ``eval_base/<set>``,
+   the "Original" rows;
+3. ``harness`` (``evaluation``): lm-evaluation-harness tasks (MMLU, GSM, BBH, TyDiQA, HumanEval)
+   when ``lm-eval`` is installed and the data are not the bundled samples;
+4. ``export`` (``export``, optional): the merged model written with ``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from xlt.config import parse
+from xlt.data.locations import DataLocation, fingerprint, load_location
+from xlt.errors import ConfigError
+from xlt.eval.harness import HarnessTask, harness_available, run_harness
+from xlt.eval.metrics import average
+from xlt.pipeline.data_config import DataConfig, check_exists, parse_data_config
+from xlt.pipeline.recipes import Plan, register_recipe
+from xlt.pipeline.stage import Stage, StageContext, StageResult
+from xlt.pipeline.stages import load_module
+from xlt.tasks import build_task
+from xlt.training.methods import METHODS, TrainRequest
+from xlt.training.spiel_methods import module_quantization
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HarnessConfig:
+    tasks: list[HarnessTask] = field(default_factory=list)
+    batch_size: int = 1
+    confirm_run_unsafe_code: bool = False  # HumanEval executes generated code
+
+
+@dataclass
+class InstructionTuningConfig:
+    name: str = "instruction_tuning"
+    compose: dict[str, Any] = field(default_factory=dict)  # name -> data config: train on each, evaluate the sum
+    evaluate_base: bool = False  # also score the unmodified base model ("Original" rows of Tables 7.2-7.3)
+    export_merged: bool = False  # write the merged model with save_pretrained
+    harness: HarnessConfig = field(default_factory=HarnessConfig)
+
+    def __post_init__(self) -> None:
+        self.harness.tasks = [t if isinstance(t, HarnessTask) else parse(HarnessTask, t, "recipe.harness.tasks")
+                              for t in self.harness.tasks]
+
+
+# ----------------------------------------------------------------------------- stages
+def _family(exp: Any) -> Any:
+    family = build_task(exp.task_cfg, exp.tokenizer)
+    if not hasattr(family, "preprocess_multiple_choice"):
+        raise ConfigError(f"recipe instruction_tuning needs task.family=instruction, got {exp.task_cfg.get('family')}")
+    return family
+
+
+def _model(exp: Any, family: Any, quantize: str | None) -> Any:
+    return family.build_model(exp.model_path, exp.model, quantize=quantize)
+
+
+def training_stage(exp: Any, name: str, data: DataConfig) -> Stage:
+    train = data.source_location("train")
+    validation = data.source_location("validation")
+    check_exists(train, f"data ({name}).source.train")
+    if validation is not None:
+        check_exists(validation, f"data ({name}).source.validation")
+    spec = {**exp.model_spec(), "module": exp.module_spec(exp.task_module), "task": exp.task_cfg,
+            "train": fingerprint(train), "validation": fingerprint(validation) if validation else None,
+            **exp.training_spec()}
+    label = "task" if name == "" else f"task/{name}"
+    return Stage("task_module", label, spec, partial(_train, exp, name, train, validation))
+
+
+def _train(exp: Any, name: str, train_location: DataLocation, validation_location: DataLocation | None,
+           ctx: StageContext) -> dict[str, Any]:
+    family = _family(exp)
+    where = f"data ({name})" if name else "data"
+    train = family.preprocess(load_location(train_location, f"{where}.source.train"), f"{where}.source.train")
+    validation = {}
+    if validation_location is not None:
+        validation = {"validation": family.preprocess(load_location(validation_location, f"{where}.source.validation"),
+                                                      f"{where}.source.validation")}
+    model = _model(exp, family, module_quantization(exp.task_module))
+    meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
+            "kind": "task", "task": family.name, "data": name or exp.data.name,
+            "lora_params_per_rank": exp.model.lora_params_per_rank}
+    request = TrainRequest(model, train, validation, family.collator(), family.schedule, exp.fitter(ctx.stage.label),
+                           exp.seed, exp.model.num_parameters, meta)
+    module, summary = METHODS[exp.task_module.method].train(exp.task_module, request)
+    module.save(ctx.out_dir)
+    return {**summary, "examples": len(train)}
+
+
+def _attach_all(exp: Any, model: Any, ctx: StageContext, check: bool = True) -> list[Any]:
+    handles = []
+    for key in sorted(k for k in ctx.inputs if k.startswith("module")):
+        module = load_module(exp.task_module.method, ctx.inputs[key])
+        if check:
+            module.check_base(exp.base_hash(model.body), where=str(ctx.inputs[key]))
+        handles.append(module.attach(model, with_head=True))
+    return handles
+
+
+def evaluation_stage(exp: Any, target: str, modules: dict[str, Stage], base: bool = False) -> Stage:
+    test = exp.data.target_location(target, "test")
+    if test is None:
+        raise ConfigError(f"data.target.test: no test location for evaluation set {target!r}")
+    check_exists(test, f"data.target.test ({target})")
+    fewshot = exp.data.target_location(target, "validation")
+    spec = {**exp.model_spec(), "task": exp.task_cfg, "set": target, "test": fingerprint(test),
+            "fewshot": fingerprint(fewshot) if fewshot else None, "precision": exp.trainer.precision,
+            "method": None if base else exp.task_module.method,
+            "quantize": module_quantization(exp.task_module)}
+    inputs = {} if base else {f"module{i}": stage for i, stage in enumerate(modules.values())}
+    label = f"eval_base/{target}" if base else f"eval/{target}"
+    return Stage("evaluation", label, spec, partial(_evaluate, exp, target, test, fewshot), inputs)
+
+
+def _evaluate(exp: Any, target: str, test: DataLocation, fewshot: DataLocation | None,
+              ctx: StageContext) -> dict[str, Any]:
+    family = _family(exp)
+    where = f"data.target.test ({target})"
+    exemplars = load_location(fewshot, f"data.target.validation ({target})") if fewshot else None
+    sequences = family.preprocess_multiple_choice(load_location(test, where), where, exemplars)
+    model = _model(exp, family, module_quantization(exp.task_module))
+    _attach_all(exp, model, ctx)
+    model.metric_factory = family.mc_metric
+    batch_size = exp.trainer.eval_batch_size or 2 * family.schedule.batch_size
+    results = exp.fitter(ctx.stage.label).evaluate(model, {target: sequences}, family.collator(), batch_size)
+    return {**results[target], "sequences": len(sequences)}
+
+
+def harness_stage(exp: Any, cfg: HarnessConfig, modules: dict[str, Stage]) -> Stage:
+    spec = {**exp.model_spec(), "task": exp.task_cfg, "harness": [vars(t) for t in cfg.tasks],
+            "method": exp.task_module.method, "quantize": module_quantization(exp.task_module)}
+    inputs = {f"module{i}": stage for i, stage in enumerate(modules.values())}
+    return Stage("evaluation", "harness", spec, partial(_harness, exp, cfg), inputs)
+
+
+def _harness(exp: Any, cfg: HarnessConfig, ctx: StageContext) -> dict[str, Any]:
+    family = _family(exp)
+    model = _model(exp, family, module_quantization(exp.task_module))
+    _attach_all(exp, model, ctx)
+    model.backbone.eval()
+    return run_harness(model.backbone, exp.tokenizer, cfg.tasks, cfg.batch_size, cfg.confirm_run_unsafe_code)
+
+
+def export_stage(exp: Any, modules: dict[str, Stage]) -> Stage:
+    spec = {**exp.model_spec(), "method": exp.task_module.method}
+    inputs = {f"module{i}": stage for i, stage in enumerate(modules.values())}
+    return Stage("export", "export", spec, partial(_export, exp), inputs)
+
+
+def _export(exp: Any, ctx: StageContext) -> dict[str, Any]:
+    """The merged model (base + modules) in the unquantised base dtype, with its tokenizer."""
+    family = _family(exp)
+    model = _model(exp, family, None)
+    _attach_all(exp, model, ctx, check=module_quantization(exp.task_module) is None)
+    out = Path(ctx.out_dir) / "model"
+    model.backbone.save_pretrained(out)
+    exp.tokenizer.save_pretrained(out)
+    return {"path": "model", "parameters": sum(p.numel() for p in model.backbone.parameters())}
+
+
+# ----------------------------------------------------------------------------- the plan
+@register_recipe("instruction_tuning", InstructionTuningConfig)
+def plan_instruction_tuning(exp: Any, cfg: InstructionTuningConfig) -> Plan:
+    if exp.lang_module.method != "none":
+        raise ConfigError("recipe instruction_tuning: lang_module must be none")
+    if exp.task_cfg.get("family") != "instruction":
+        raise ConfigError(f"recipe instruction_tuning needs task.family=instruction, got {exp.task_cfg.get('family')}")
+    if not exp.data.targets:
+        raise ConfigError("data.targets: no evaluation sets")
+    if cfg.compose:
+        modules = {}
+        for name, node in cfg.compose.items():
+            data = parse_data_config({**dict(node), "use_samples": exp.data.use_samples,
+                                      "samples_dir": exp.data.samples_dir})
+            modules[name] = training_stage(exp, name, data)
+    else:
+        modules = {"": training_stage(exp, "", exp.data)}
+    evaluations = {target: evaluation_stage(exp, target, modules) for target in exp.data.targets}
+    stages: list[Stage] = [*modules.values(), *evaluations.values()]
+    base = {}
+    if cfg.evaluate_base:
+        base = {target: evaluation_stage(exp, target, modules, base=True) for target in exp.data.targets}
+        stages += base.values()
+    harness_note = None
+    if cfg.harness.tasks:
+        if exp.data.use_samples:
+            harness_note = "skipped: the harness needs the real benchmarks (bundled samples in use)"
+        elif not harness_available():
+            harness_note = "skipped: lm-eval is not installed (pip install xlt[eval])"
+        else:
+            stages.append(harness_stage(exp, cfg.harness, modules))
+        if harness_note:
+            log.warning("harness %s", harness_note)
+    if cfg.export_merged:
+        stages.append(export_stage(exp, modules))
+
+    def collect(results: dict[str, StageResult]) -> dict[str, Any]:
+        def metrics(stage: Stage) -> dict[str, Any]:
+            return {k: v for k, v in results[stage.label].metrics.items() if k not in ("sequences", "questions")}
+
+        sets = {target: metrics(stage) for target, stage in evaluations.items()}
+        out: dict[str, Any] = {"languages": sets, "average": average(list(sets.values()))}
+        if base:
+            out["base"] = {target: metrics(stage) for target, stage in base.items()}
+        if "harness" in results:
+            out["harness"] = results["harness"].metrics
+        elif harness_note:
+            out["harness"] = harness_note
+        out["modules"] = {label or "task": results[stage.label].metrics for label, stage in modules.items()}
+        if "export" in results:
+            out["export"] = str(results["export"].path / "model")
+        return out
+
+    return Plan(stages, collect)

@@ -1,0 +1,326 @@
+"""Instruction tuning of causal LMs (thesis §7.4.1, §7.4.3) and the built-in multiple-choice evaluator.
+
+Training data in any of the three formats of chapter 7 becomes a list of chat messages:
+Flan v2 (``inputs``/``targets``: a user turn, a newline appended unless the input ends with a
+newline or a colon, and an assistant turn), GPT4-Alpaca (``instruction``/``input``/``output``:
+the instruction, a blank line and the input, as one user turn; the reference pipeline samples
+one of several prompt templates at random instead) and Tulu v2 (``messages`` as they are). The
+conversation is rendered in the Tulu chat format (``<|system|>``/``<|user|>``/``<|assistant|>``
+lines, each assistant turn ending with the EOS token) and tokenised once; the loss is on the
+assistant turns only (token offsets decide which tokens belong to them), sequences are cut at
+2,048 tokens, and packing (concatenating examples into full-length blocks) is off by default.
+Schedule (§7.4.3): 2 epochs, effective batch 128 by gradient accumulation, 3% warm-up then
+linear decay.
+
+Evaluation: multiple-choice questions in MMLU's format (``question``, ``subject``, ``choices``,
+``answer``) are scored by the log-likelihood of each choice's continuation (`` A``.. `` D`` for
+``choice_format: letter``, the choice text for ``text``) after an optional k-shot prompt (the
+exemplars come from a separate file, as MMLU's dev split), in the chat format or plain. The
+lm-evaluation-harness benchmarks run through xlt.eval.harness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from xlt.config import parse
+from xlt.data.collators import IGNORE_INDEX
+from xlt.errors import ConfigError, DataError
+from xlt.eval.metrics import MeanLoss, Metric
+from xlt.eval.multiple_choice import MultipleChoiceAccuracy
+from xlt.models.loading import DTYPES, ModelConfig
+from xlt.tasks import register_family
+from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.training.schedule import Schedule
+
+FORMATS = ("auto", "messages", "flan", "alpaca")
+ROLES = ("system", "user", "assistant")
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass
+class MultipleChoiceConfig:
+    num_fewshot: int = 0
+    choice_format: str = "letter"  # letter: " A".." D" (MMLU) | text: the choice itself
+    chat_format: bool = True  # wrap the question in the training chat format
+    answer_prefix: str = "The answer is"  # the assistant's words before the choice (chat format)
+    max_seq_length: int = 2048
+
+
+@dataclass
+class InstructionConfig:
+    name: str = "instruct"
+    family: str = "instruction"
+    format: str = "auto"
+    max_seq_length: int = 2048
+    packing: bool = False
+    gradient_checkpointing: bool = False  # activation checkpointing (Table 7.4's right-hand columns)
+    multiple_choice: MultipleChoiceConfig = field(default_factory=MultipleChoiceConfig)
+    train: Schedule = field(default_factory=Schedule)
+
+
+# ----------------------------------------------------------------------------- formats
+def detect_format(columns: Sequence[str], where: str) -> str:
+    if "messages" in columns:
+        return "messages"
+    if {"inputs", "targets"} <= set(columns):
+        return "flan"
+    if {"instruction", "output"} <= set(columns):
+        return "alpaca"
+    raise DataError(f"{where}: cannot tell the instruction format from columns {list(columns)} "
+                    "(expected messages, inputs/targets or instruction/input/output)")
+
+
+def to_messages(row: dict[str, Any], fmt: str) -> list[dict[str, str]]:
+    """One example as chat messages (module docstring)."""
+    if fmt == "messages":
+        return [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
+    if fmt == "flan":
+        prompt = row["inputs"]
+        if not prompt.endswith("\n") and not prompt.rstrip().endswith(":"):
+            prompt += "\n"
+        return [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["targets"]}]
+    given = row.get("input") or ""
+    prompt = f"{row['instruction']}\n\n{given}" if given.strip() else row["instruction"]
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}]
+
+
+def render_chat(messages: Sequence[dict[str, str]], eos_token: str) -> tuple[str, list[tuple[int, int]]]:
+    """Tulu chat text and the character spans of the assistant turns (content + EOS)."""
+    text, spans = "", []
+    for message in messages:
+        role, content = message["role"], message["content"].strip()
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        text += f"<|{role}|>\n"
+        if role == "assistant":
+            start = len(text)
+            text += content + eos_token
+            spans.append((start, len(text)))
+        else:
+            text += content
+        text += "\n"
+    return text.rstrip("\n"), spans
+
+
+def encode_chat(messages: Sequence[dict[str, str]], tokenizer: Any, max_length: int | None) -> dict[str, list[int]]:
+    """Token ids and labels: assistant tokens keep their id, everything else is IGNORE_INDEX;
+    cut at ``max_length`` tokens (None: not cut, e.g. before packing)."""
+    text, spans = render_chat(messages, tokenizer.eos_token or "")
+    encoded = tokenizer(text, truncation=max_length is not None, max_length=max_length, return_offsets_mapping=True)
+    labels = []
+    for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
+        inside = end > start and any(a <= start < b for a, b in spans)
+        labels.append(token if inside else IGNORE_INDEX)
+    return {"input_ids": list(encoded["input_ids"]), "attention_mask": [1] * len(labels), "labels": labels}
+
+
+def pack(examples: Sequence[dict[str, list[int]]], length: int) -> list[dict[str, list[int]]]:
+    """Concatenate examples and cut into blocks of ``length`` tokens (labels kept)."""
+    ids: list[int] = []
+    labels: list[int] = []
+    for example in examples:
+        ids += example["input_ids"]
+        labels += example["labels"]
+    blocks = []
+    for start in range(0, len(ids), length):
+        block_labels = labels[start:start + length]
+        if any(label != IGNORE_INDEX for label in block_labels[1:]):
+            block = ids[start:start + length]
+            blocks.append({"input_ids": block, "attention_mask": [1] * len(block), "labels": block_labels})
+    return blocks
+
+
+# ----------------------------------------------------------------------------- multiple choice
+def mc_prompt(question: str, choices: Sequence[str], subject: str | None, exemplars: Sequence[dict[str, Any]],
+              cfg: MultipleChoiceConfig) -> tuple[str, list[str]]:
+    """(prompt text, one continuation per choice)."""
+    def block(q: str, cs: Sequence[str]) -> str:
+        if cfg.choice_format == "letter":
+            return q.strip() + "\n" + "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(cs))
+        return q.strip()
+
+    def answer_text(cs: Sequence[str], index: int) -> str:
+        return LETTERS[index] if cfg.choice_format == "letter" else cs[index]
+
+    header = ""
+    if subject:
+        header = f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+    shots = "".join(f"{block(e['question'], e['choices'])}\nAnswer: {answer_text(e['choices'], int(e['answer']))}\n\n"
+                     for e in exemplars)
+    body = header + shots + block(question, choices)
+    if cfg.chat_format:
+        prompt = f"<|user|>\n{body}\n<|assistant|>\n{cfg.answer_prefix}"
+    else:
+        prompt = f"{body}\nAnswer:"
+    return prompt, [" " + answer_text(choices, i) for i in range(len(choices))]
+
+
+def encode_continuation(prompt: str, continuation: str, tokenizer: Any, max_length: int) -> dict[str, list[int]]:
+    """prompt + continuation; labels on the continuation's tokens only; long prompts lose their start."""
+    text = prompt + continuation
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    ids = list(encoded["input_ids"])
+    labels = [token if start >= len(prompt) and end > start else IGNORE_INDEX
+              for token, (start, end) in zip(ids, encoded["offset_mapping"])]
+    if len(ids) > max_length:
+        ids, labels = ids[-max_length:], labels[-max_length:]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+# ----------------------------------------------------------------------------- model and family
+class InstructionCollator:
+    """Right padding: pad id, attention 0, labels IGNORE_INDEX; integer fields stacked."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        length = max(len(e["input_ids"]) for e in examples)
+        batch = {
+            "input_ids": torch.tensor([e["input_ids"] + [self.pad_token_id] * (length - len(e["input_ids"]))
+                                       for e in examples]),
+            "attention_mask": torch.tensor([e["attention_mask"] + [0] * (length - len(e["attention_mask"]))
+                                            for e in examples]),
+            "labels": torch.tensor([e["labels"] + [IGNORE_INDEX] * (length - len(e["labels"])) for e in examples]),
+        }
+        for key in ("question", "choice", "answer", "num_choices"):
+            if key in examples[0]:
+                batch[key] = torch.tensor([e[key] for e in examples])
+        return batch
+
+
+def continuation_logprobs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum of log p(label token | prefix) per sequence (only labelled positions are normalised)."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    targets = batch["labels"][:, 1:]
+    mask = targets != IGNORE_INDEX
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    selected = logits[:, :-1][rows, cols].float().log_softmax(-1)
+    token_logprobs = selected.gather(1, targets[rows, cols].unsqueeze(1)).squeeze(1)
+    scores = torch.zeros(targets.shape[0], dtype=torch.float32, device=logits.device)
+    return scores.index_add_(0, rows, token_logprobs)
+
+
+class CausalLMModel(TaskModel):
+    """A causal LM; the loss is the mean over labelled (assistant) tokens of the batch."""
+
+    def on_train_start(self) -> None:
+        # from_pretrained returns modules in eval mode and Lightning keeps modes as it finds them:
+        # train mode, so that dropout (e.g. LoRA's 0.1) is active during training
+        self.backbone.train()
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                             labels=batch["labels"]).loss
+
+    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
+        if isinstance(metric, MultipleChoiceAccuracy):
+            scores = continuation_logprobs(self.backbone, batch)
+            metric.update(batch["question"].cpu(), batch["choice"].cpu(), batch["answer"].cpu(),
+                          batch["num_choices"].cpu(), scores.cpu())
+            return
+        assert isinstance(metric, MeanLoss)
+        metric.update(self.loss(batch).detach(), int((batch["labels"][:, 1:] != IGNORE_INDEX).sum()))
+
+
+def load_causal_lm(path: str, model_cfg: ModelConfig, quantize: str | None = None) -> nn.Module:
+    """A causal LM by hub id or path; ``quantize="nf4"`` loads its linear layers as NF4 (qSpIEL/qLoRA)."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": DTYPES[model_cfg.dtype], **model_cfg.extra}
+    if model_cfg.revision and not model_cfg.is_tiny:
+        kwargs["revision"] = model_cfg.revision
+    if quantize is not None:
+        if quantize != "nf4":
+            raise ConfigError(f"quantize={quantize!r}: only nf4 is supported")
+        from xlt.modules.quantization import nf4_config
+
+        compute = DTYPES[model_cfg.dtype]
+        kwargs["quantization_config"] = nf4_config(compute)
+        kwargs.setdefault("device_map", {"": torch.cuda.current_device()} if torch.cuda.is_available() else "cpu")
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+@register_family("instruction")
+class InstructionFamily(TaskFamily):
+    def __init__(self, cfg: Any, tokenizer: Any):
+        self.cfg = cfg if isinstance(cfg, InstructionConfig) else parse(InstructionConfig, cfg, "task")
+        if self.cfg.format not in FORMATS:
+            raise ConfigError(f"task.format={self.cfg.format!r}: expected one of {FORMATS}")
+        if self.cfg.multiple_choice.choice_format not in ("letter", "text"):
+            raise ConfigError(f"task.multiple_choice.choice_format={self.cfg.multiple_choice.choice_format!r}: "
+                              "expected letter or text")
+        self.name = self.cfg.name
+        self.schedule = self.cfg.train
+        self.tokenizer = tokenizer
+        if tokenizer is not None and tokenizer.pad_token is None:  # Llama 2 has none (notes §8): unk, else eos
+            tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
+
+    def build_model(self, model_path: str, model_cfg: ModelConfig, quantize: str | None = None) -> TaskModel:
+        backbone = load_causal_lm(model_path, model_cfg, quantize)
+        if self.cfg.gradient_checkpointing:
+            backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            backbone.config.use_cache = False
+        return CausalLMModel(backbone, None, self.metric)
+
+    def metric(self) -> Metric:
+        return MeanLoss()
+
+    def mc_metric(self) -> Metric:
+        return MultipleChoiceAccuracy()
+
+    def collator(self) -> InstructionCollator:
+        return InstructionCollator(self.tokenizer.pad_token_id)
+
+    def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
+        fmt = self.cfg.format if self.cfg.format != "auto" else detect_format(dataset.column_names, where)
+        examples = []
+        for row_number, row in enumerate(dataset):
+            try:
+                messages = to_messages(row, fmt)
+                example = encode_chat(messages, self.tokenizer, None if self.cfg.packing else self.cfg.max_seq_length)
+            except (KeyError, TypeError, ValueError) as error:
+                raise DataError(f"{where}: example {row_number}: malformed {fmt} record ({error})") from None
+            if any(label != IGNORE_INDEX for label in example["labels"][1:]):
+                examples.append(example)
+        if self.cfg.packing:
+            examples = pack(examples, self.cfg.max_seq_length)
+        if not examples:
+            raise DataError(f"{where}: no example has an assistant turn within {self.cfg.max_seq_length} tokens")
+        return examples
+
+    def preprocess_multiple_choice(self, dataset: Any, where: str, exemplars: Any = None) -> list[dict[str, Any]]:
+        """One sequence per (question, choice) of an MMLU-format dataset."""
+        cfg = self.cfg.multiple_choice
+        missing = [c for c in ("question", "choices", "answer") if c not in dataset.column_names]
+        if missing:
+            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+        shots: dict[str | None, list[dict[str, Any]]] = {}
+        if cfg.num_fewshot:
+            if exemplars is None:
+                raise ConfigError(f"task.multiple_choice.num_fewshot={cfg.num_fewshot}: no exemplar split "
+                                  "(data.target.validation) for it")
+            for row in exemplars:
+                shots.setdefault(row.get("subject"), []).append(row)
+        sequences = []
+        for number, row in enumerate(dataset):
+            choices = list(row["choices"])
+            answer = int(row["answer"])
+            if not 0 <= answer < len(choices) or len(choices) > len(LETTERS):
+                raise DataError(f"{where}: question {number}: answer {answer} for {len(choices)} choices")
+            subject = row.get("subject")
+            prompt, continuations = mc_prompt(row["question"], choices, subject,
+                                              shots.get(subject, [])[: cfg.num_fewshot], cfg)
+            for index, continuation in enumerate(continuations):
+                encoded = encode_continuation(prompt, continuation, self.tokenizer, cfg.max_seq_length)
+                sequences.append({**encoded, "question": number, "choice": index, "answer": answer,
+                                  "num_choices": len(choices)})
+        if not sequences:
+            raise DataError(f"{where}: no questions")
+        return sequences
