@@ -26,6 +26,9 @@ mixture (§3.3.3, §4.4.4)::
       max_train_examples: 15000   # the first N examples (as the thesis's reference code)
     sampling: {policy: shuffle}   # or smoothed: p(l) ~ min(n_l, cap)^alpha
 
+A one-entry ``sources`` is a single source with a cap (``max_train_examples``). Under the smoke
+profile ``sample_targets`` (if set) keeps only the targets that have bundled samples.
+
 An entry's keys are exactly train, validation, upsampling, max_train_examples,
 max_validation_examples and language_module; anything else is an error (the reference code
 silently ignored a misplaced key and trained Estonian without its language SFT).
@@ -77,8 +80,17 @@ class DataConfig:
     high_resource: list[str] = field(default_factory=list)
     use_samples: bool = False  # read each location's bundled ``sample`` instead (smoke profile)
     samples_dir: str | None = None  # default: the samples bundled with xlt
+    # Under use_samples only: the targets that have bundled samples (null: all of them). The other targets
+    # of ``targets`` are left out, so a thesis-size target list (95 UD languages) smoke-tests on a few.
+    sample_targets: list[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.use_samples and self.sample_targets is not None:
+            kept = [lang for lang in self.targets if lang in self.sample_targets]
+            if self.targets and not kept:
+                raise ConfigError(f"data.targets={self.targets}: none has bundled samples "
+                                  f"(data.sample_targets={self.sample_targets})")
+            self.targets = kept
         if self.source and self.sources:
             raise ConfigError("data: give source (one language) or sources (a mixture), not both")
         if not self.source and not self.sources:

@@ -172,7 +172,8 @@ def train_adapter(cfg: AdapterModuleConfig, request: TrainRequest) -> tuple[Adap
     head_tensors = {f"head.{n}": p.detach().cpu().clone() for n, p in head.named_parameters()} if head else {}
     module = AdapterModule(adapter.cpu(), head_tensors, meta)
     return module, {"num_parameters": adapter.num_parameters(), "train/steps": result.steps,
-                    **{f"train/{k}": v for k, v in result.metrics.items()}}
+                    **{f"train/{k}": v for k, v in result.metrics.items()},
+                    **{f"batches/{lang}": n for lang, n in result.batches.items()}}  # multi-source: per language
 
 
 from xlt.training.methods import register_method  # noqa: E402  (here: methods imports this module)

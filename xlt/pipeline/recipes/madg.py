@@ -7,7 +7,10 @@ each training language's held-out MLM loss with the base model alone and with it
 ``madg`` (§3.3.3, §3.4.2): the generator; the generated source language adapter; a task adapter
 (m = 48) trained on base + generated source adapter; inference on each target with its generated
 adapter (MAD-G), with the source adapter (``inference_language_module: source``: MAD-G-en, the
-source being English), or with none (``none``: TA-only). ``finetune`` fine-tunes each target's
+source being English), or with none (``none``: TA-only). With a multi-source ``data.sources``
+(§3.3.3) every source language's adapter is generated and the task adapter trains with each batch's
+language's generated adapter active (the Fitter's mixture sampler and ``LanguageSwitch``, as any
+multi-source task module); MAD-G-en then uses the first source's adapter. ``finetune`` fine-tunes each target's
 adapter on a few words of its corpus before inference: from the generated adapter (MAD-G-ft) or
 from a random one (rand-ft, §3.5.3). Targets need no corpus except for ``finetune``: generation
 works for languages unseen in the generator's training (results say which were seen).
@@ -91,7 +94,9 @@ def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
         return generated[lang]
 
     source = exp.data.source_lang
-    task = task_module_stage(exp, adapter(source) if cfg.source_language_module else None)
+    mixture = exp.data.mixture()
+    task = task_module_stage(exp, {spec.lang: adapter(spec.lang) if cfg.source_language_module else None
+                                   for spec in mixture})
     finetuned: dict[str, Stage] = {}
     evaluations: dict[str, Stage] = {}
     for target in exp.data.targets:
@@ -113,6 +118,7 @@ def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
         typology = {lang: {"uriel": resolve_code(lang, madg.aliases),
                            "seen_by_generator": resolve_code(lang, madg.aliases) in trained}
                     for lang in exp.data.targets}
-        return {"languages": languages, "average": average(list(languages.values())), "typology": typology}
+        return {"languages": languages, "average": average(list(languages.values())), "typology": typology,
+                "sources": [spec.lang for spec in mixture]}
 
     return Plan([generator, *generated.values(), task, *finetuned.values(), *evaluations.values()], collect)
