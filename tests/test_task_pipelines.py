@@ -160,6 +160,10 @@ def test_figure_4_2_sweep_smoke(shared_root, cache_dir, tmp_path):
     assert {method for method, _ in seen} == {"ltsft", "rand_sft"} and len(seen) == 12
     ks = sorted({read_json(j / "results.json")["modules"]["task_module"]["trained_k"] for j in jobs})
     assert len(ks) == 6 and ks[-1] == pytest.approx(32 * ks[0], rel=0.01)  # K ratio of reduction factors 32..1
+    # the multirun's report: the table and Figure 4.2's line plot (one line per method)
+    report = tmp_path / "sweep" / "report"
+    assert "ltsft" in (report / "report.md").read_text() and (report / "ltsft_ud_pos.csv").exists()
+    assert [p.read_bytes()[:4] for p in report.glob("*task_module.num_trainable*.png")] == [b"\x89PNG"]
 
 
 @pytest.mark.slow
@@ -179,3 +183,8 @@ def test_figure_4_3_sweep_smoke(shared_root, cache_dir, tmp_path):
     low, high = grid[(0.05, 0.05)], grid[(1.0, 1.0)]
     assert low["task_module"]["trained_density"] == pytest.approx(0.05, rel=0.01)
     assert high["task_module"]["trained_density"] > 0.9 and high["lang_module"]["trained_density"] > 0.5
+    # the multirun's report: the table and Figure 4.3's contour plot
+    report = tmp_path / "sweep" / "report"
+    assert (report / "report.md").exists() and (report / "ltsft_ud_dp.csv").exists()
+    png = report / "ltsft_ud_dp_lang_module.density_x_task_module.density.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
