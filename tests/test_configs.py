@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from tests.helpers import compose_config, experiments, launch
+from tests.helpers import REPO, compose_config, experiments, launch
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
@@ -100,3 +100,18 @@ def test_high_resource_languages_hold_out_1pct_and_validate_every_5000_steps(tmp
                        tmp_path / "run2")
     assert language_module_stage(other, "mt").key != key
     assert language_module_stage(other, "bxr").key == language_module_stage(exp, "bxr").key
+
+
+def test_every_experiment_requests_cluster_resources_for_its_size(tmp_path):
+    """Each experiment sets its own SLURM request (issue 4): a GPU, and for LLMs a large host; smoke: CPU only."""
+    conf = REPO / "conf" / "experiment"
+    for experiment in experiments():
+        assert "\ncluster:" in (conf / f"{experiment}.yaml").read_text(), experiment
+        cluster = compose_config([f"+experiment={experiment}"], tmp_path).cluster
+        assert cluster.gpus_per_node == 1 and cluster.timeout_min >= 60, experiment
+        if experiment.startswith("spiel_"):
+            assert cluster.mem_gb >= 128 and cluster.cpus_per_task >= 16, experiment
+        smoke = compose_config([f"+experiment={experiment}", "+profile=smoke"], tmp_path).cluster
+        assert smoke.gpus_per_node is None and smoke.mem_gb <= 4, experiment
+    long_running = compose_config(["+experiment=ltsft_ud_dp_multisource"], tmp_path).cluster
+    assert long_running.max_num_timeout > compose_config(["+experiment=madg_ud_pos"], tmp_path).cluster.max_num_timeout
