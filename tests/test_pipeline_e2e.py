@@ -24,8 +24,9 @@ def test_smoke_pipeline_sweep_shares_language_sfts_then_rerun_skips(tmp_path, ca
     assert all(second_job["stages"][f"lang/{lang}"]["status"] == "cached" for lang in ["en", *TARGETS])
     assert second_job["stages"]["task"]["status"] == "built"
 
-    # 2. The experiment as configured (thesis K, scaled to the tiny model) on the same root: its
-    #    language SFTs are the sweep's, its task SFT (another K) is new.
+    # 2. The experiment as configured (thesis K, scaled to the tiny model), from scratch (the timing
+    #    baseline of step 3: the acceptance compares a re-run with the first run of a command).
+    root = tmp_path / "fresh"
     run_dir = tmp_path / "run"
     start = time.perf_counter()
     first = launch(["+experiment=ltsft_americasnli", "+profile=smoke", f"paths.root={root}",
@@ -40,8 +41,7 @@ def test_smoke_pipeline_sweep_shares_language_sfts_then_rerun_skips(tmp_path, ca
     assert (run_dir / ".hydra" / "config.yaml").exists() and (run_dir / "run.json").exists()
     assert (run_dir / "logs" / "task" / "phase2" / "metrics.csv").exists()
     assert "average" in first.stderr  # the printed table
-    assert {name for name, stage in results["stages"].items() if stage["status"] == "built"} == {
-        "task", *(f"eval/{lang}" for lang in TARGETS)}
+    assert {stage["status"] for stage in results["stages"].values()} == {"built"}
 
     # The task SFT holds exactly K body entries: K = 14,155,776 scaled by the tiny body size.
     task_dir = run_dir / "artifacts" / "task"
