@@ -115,3 +115,10 @@ def test_every_experiment_requests_cluster_resources_for_its_size(tmp_path):
         assert smoke.gpus_per_node is None and smoke.mem_gb <= 4, experiment
     long_running = compose_config(["+experiment=ltsft_ud_dp_multisource"], tmp_path).cluster
     assert long_running.max_num_timeout > compose_config(["+experiment=madg_ud_pos"], tmp_path).cluster.max_num_timeout
+
+
+@pytest.mark.parametrize("override", ["trainer.devices=2", "trainer.strategy=ddp", "trainer.devices=[0,1]"])
+def test_multi_device_training_is_refused_in_one_line(override, tmp_path):
+    """Every rank would re-run the stages (and wait on rank 0's artifact lock): refuse it up front."""
+    with pytest.raises(ConfigError, match=r"trainer\.devices=.*one device per job"):
+        Experiment(compose_config(["+experiment=ltsft_americasnli", override], tmp_path), tmp_path / "run")

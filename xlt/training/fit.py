@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed
+from xlt.errors import ConfigError
 from xlt.tasks.base import TaskModel
 from xlt.training.callbacks import BestState
 from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
@@ -52,6 +53,16 @@ class TrainerConfig:
     resume: bool = True  # checkpoint phases in the stage's work dir; a re-run resumes from there
     checkpoint_every_n_steps: int | None = None  # resume checkpoints every N optimiser steps ...
     checkpoint_every_minutes: float | None = 30.0  # ... and/or every M minutes (always on preemption)
+
+    def __post_init__(self) -> None:
+        # One process per job: data-parallel training would need rank-sharded batch samplers and
+        # stages owned by rank 0 (every rank re-runs the pipeline and would wait on rank 0's
+        # artifact lock while rank 0 waits for it in DDP). Sweeps parallelise across jobs instead.
+        devices = self.devices
+        count = len(devices) if isinstance(devices, (list, tuple)) else devices
+        if str(count) != "1" or any(name in str(self.strategy).lower() for name in ("ddp", "fsdp", "deepspeed")):
+            raise ConfigError(f"trainer.devices={devices!r}, trainer.strategy={self.strategy!r}: one device per "
+                              "job (multi-device data parallelism is not supported yet; run a sweep of jobs)")
 
 
 @dataclass
