@@ -38,6 +38,21 @@ class _Float32State(torch.optim.Optimizer):
                 if isinstance(value, torch.Tensor) and value.is_floating_point():
                     self.state[param][key] = value.to(param.device, copy=True)
 
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    self._update(param, param.grad.float(), group)
+        return loss
+
+    def _update(self, param: nn.Parameter, grad: torch.Tensor, group: dict) -> None:
+        raise NotImplementedError
+
 
 class SpielAdamW(_Float32State):
     """AdamW with per-entry ages, and state surgery for drop/grow (seed, reset, permute)."""
@@ -56,32 +71,21 @@ class SpielAdamW(_Float32State):
             state["age"] = torch.zeros_like(param, dtype=torch.float32)
         return state
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.float()
-                state = self._state(param)
-                exp_avg, exp_avg_sq, age = state["exp_avg"], state["exp_avg_sq"], state["age"]
-                age.add_(1)
-                if decay:
-                    param.mul_(1 - lr * decay)
-                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                bias1 = 1 - torch.pow(beta1, age)
-                bias2 = 1 - torch.pow(beta2, age)
-                denom = (exp_avg_sq / bias2).sqrt_().add_(eps)
-                update = (exp_avg / bias1).div_(denom).mul_(lr)
-                param.sub_(update.to(param.dtype))
-        return loss
+    def _update(self, param: nn.Parameter, grad: torch.Tensor, group: dict) -> None:
+        beta1, beta2 = group["betas"]
+        lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
+        state = self._state(param)
+        exp_avg, exp_avg_sq, age = state["exp_avg"], state["exp_avg_sq"], state["age"]
+        age.add_(1)
+        if decay:
+            param.mul_(1 - lr * decay)
+        exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bias1 = 1 - torch.pow(beta1, age)
+        bias2 = 1 - torch.pow(beta2, age)
+        denom = (exp_avg_sq / bias2).sqrt_().add_(eps)
+        update = (exp_avg / bias1).div_(denom).mul_(lr)
+        param.sub_(update.to(param.dtype))
 
     # ------------------------------------------------------------------ drop/grow surgery
     @torch.no_grad()
@@ -133,35 +137,24 @@ class SparseSM3(_Float32State):
             state["col"] = torch.zeros(cols, dtype=torch.float32, device=param.device)
         return state["row"], state["col"]
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, eps, beta, decay = group["lr"], group["eps"], group["beta"], group["weight_decay"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.float()
-                indices, (_, n_cols) = self.layout[param]
-                flat = indices.long()
-                rows = torch.div(flat, n_cols, rounding_mode="floor")
-                cols = flat - rows * n_cols
-                row_acc, col_acc = self.accumulators(param)
-                nu = torch.minimum(row_acc[rows], col_acc[cols])
-                if beta:
-                    nu.mul_(beta).addcmul_(grad, grad, value=1 - beta)
-                else:
-                    nu.addcmul_(grad, grad)
-                row_acc.scatter_reduce_(0, rows, nu, reduce="amax", include_self=True)
-                col_acc.scatter_reduce_(0, cols, nu, reduce="amax", include_self=True)
-                if decay:
-                    param.mul_(1 - lr * decay)
-                update = torch.where(nu > 0, grad * torch.rsqrt(nu + eps), torch.zeros_like(grad))
-                param.sub_((update * lr).to(param.dtype))
-        return loss
+    def _update(self, param: nn.Parameter, grad: torch.Tensor, group: dict) -> None:
+        lr, eps, beta, decay = group["lr"], group["eps"], group["beta"], group["weight_decay"]
+        indices, (_, n_cols) = self.layout[param]
+        flat = indices.long()
+        rows = torch.div(flat, n_cols, rounding_mode="floor")
+        cols = flat - rows * n_cols
+        row_acc, col_acc = self.accumulators(param)
+        nu = torch.minimum(row_acc[rows], col_acc[cols])
+        if beta:
+            nu.mul_(beta).addcmul_(grad, grad, value=1 - beta)
+        else:
+            nu.addcmul_(grad, grad)
+        row_acc.scatter_reduce_(0, rows, nu, reduce="amax", include_self=True)
+        col_acc.scatter_reduce_(0, cols, nu, reduce="amax", include_self=True)
+        if decay:
+            param.mul_(1 - lr * decay)
+        update = torch.where(nu > 0, grad * torch.rsqrt(nu + eps), torch.zeros_like(grad))
+        param.sub_((update * lr).to(param.dtype))
 
     def seed(self, param: nn.Parameter, slots: torch.Tensor, *args: object) -> None:
         """SM3 has no per-entry state: nothing to seed for grown entries."""
