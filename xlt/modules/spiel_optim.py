@@ -26,8 +26,9 @@ from torch import nn
 
 
 class _Float32State(torch.optim.Optimizer):
-    """Keeps the optimiser state's dtype through ``load_state_dict``: torch casts floating state to
-    its parameter's dtype, which would round float32 moments/accumulators of bfloat16 values."""
+    """Base of the SpIEL optimisers: the step loop (each parameter with a gradient goes to ``_update``
+    as float32), and float32 state kept through ``load_state_dict`` (torch casts floating state to its
+    parameter's dtype, which would round the moments/accumulators of bfloat16 values)."""
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
