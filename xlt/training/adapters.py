@@ -31,6 +31,7 @@ from xlt.modules.adapters import (
 )
 from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
+from xlt.training.fit import PhaseResult
 from xlt.training.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -142,6 +143,17 @@ def freeze(model: nn.Module) -> None:
         param.requires_grad_(False)
 
 
+def fit_with_adapter(adapter: PfeifferAdapter, request: TrainRequest, name: str) -> PhaseResult:
+    """Fit the request's phase ``train`` with ``adapter`` attached to the backbone; detached afterwards."""
+    model = request.model
+    handle = attach_adapter(model.backbone, adapter, owner=model, name=name)
+    try:
+        return request.fitter.fit(model, request.train, request.validation, request.collate, request.schedule,
+                                  "train")
+    finally:
+        handle.remove()
+
+
 def train_adapter(cfg: AdapterModuleConfig, request: TrainRequest) -> tuple[AdapterModule, dict[str, Any]]:
     """Train a language adapter (MLM; base frozen) or a task adapter (+ head; base and any attached
     language adapter frozen) for one phase with the request's schedule."""
@@ -163,12 +175,7 @@ def train_adapter(cfg: AdapterModuleConfig, request: TrainRequest) -> tuple[Adap
     if head is not None:
         head.requires_grad_(True)
     adapter = PfeifferAdapter(shape, level=level, init=cfg.init, seed=request.seed)
-    handle = attach_adapter(model.backbone, adapter, owner=model, name="xlt_trained_adapter")
-    try:
-        result = request.fitter.fit(model, request.train, request.validation, request.collate, request.schedule,
-                                    "train")
-    finally:
-        handle.remove()
+    result = fit_with_adapter(adapter, request, "xlt_trained_adapter")
     head_tensors = {f"head.{n}": p.detach().cpu().clone() for n, p in head.named_parameters()} if head else {}
     module = AdapterModule(adapter.cpu(), head_tensors, meta)
     return module, {"num_parameters": adapter.num_parameters(), "train/steps": result.steps,

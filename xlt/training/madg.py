@@ -28,7 +28,7 @@ from xlt.modules.adapters import PfeifferAdapter, attach_adapter, find_sites
 from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
 from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
-from xlt.training.adapters import AdapterModule, freeze, load_adapter_module
+from xlt.training.adapters import AdapterModule, fit_with_adapter, freeze, load_adapter_module
 from xlt.training.fit import Fitter, PhaseResult
 from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
@@ -193,12 +193,7 @@ def finetune_adapter(adapter: PfeifferAdapter, request: TrainRequest) -> tuple[A
     model = request.model
     freeze(model)
     adapter.requires_grad_(True)
-    handle = attach_adapter(model.backbone, adapter, owner=model, name="xlt_finetuned_adapter")
-    try:
-        result = request.fitter.fit(model, request.train, request.validation, request.collate, request.schedule,
-                                    "train")
-    finally:
-        handle.remove()
+    result = fit_with_adapter(adapter, request, "xlt_finetuned_adapter")
     return (AdapterModule(adapter.cpu(), None, dict(request.meta)),
             {"train/steps": result.steps, **{f"train/{k}": v for k, v in result.metrics.items()}})
 
