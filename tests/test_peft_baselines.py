@@ -168,15 +168,32 @@ def test_qspiel_on_nf4_weights_equals_dequantised_dense_reference():
     assert quantized.weight.grad is None
 
 
+def load_nf4(path: str) -> nn.Module:
+    """The tiny Llama loaded quantised (NF4, float32 compute) through xlt's own loading path."""
+    from xlt.models.loading import ModelConfig
+    from xlt.tasks.instruction import load_causal_lm
+
+    return load_causal_lm(path, ModelConfig(name_or_path=path), quantize="nf4")
+
+
+def test_nf4_models_evaluate_with_the_weights_they_train_with(llama_path):
+    """bitsandbytes repacks NF4 layers for a bfloat16 CPU kernel on the first eval-mode, no-grad forward
+    (block scales rounded to bf16, bf16 compute): xlt turns that off, so evaluation and training agree."""
+    ids = tokens()
+    model = load_nf4(llama_path)
+    model.train()
+    with torch.no_grad():
+        training_logits = model(ids).logits  # training mode: never repacked
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(ids).logits
+    assert torch.equal(eval_logits, training_logits)
+
+
 def test_qspiel_and_qlora_train_on_a_quantised_tiny_llama(llama_path, tmp_path):
-    from transformers import AutoModelForCausalLM
-
-    from xlt.modules.quantization import nf4_config
-
     ids = tokens()
     # qLoRA: peft LoRA on Linear4bit layers (loaded quantised by transformers)
-    q = AutoModelForCausalLM.from_pretrained(llama_path, quantization_config=nf4_config(torch.float32),
-                                             device_map="cpu")
+    q = load_nf4(llama_path)
     assert type(q.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
     lora = attach_lora(q, rank=4)
     randomise_lora(q, 1)
@@ -202,8 +219,7 @@ def test_qspiel_and_qlora_train_on_a_quantised_tiny_llama(llama_path, tmp_path):
     with pytest.raises(ValueError, match="4-bit"):
         wrapped.merge()
     # the qLoRA adapter applies (unmerged) to a freshly quantised model
-    q2 = AutoModelForCausalLM.from_pretrained(llama_path, quantization_config=nf4_config(torch.float32),
-                                              device_map="cpu")
+    q2 = load_nf4(llama_path)
     handle = merge_adapters(q2, [tmp_path / "qlora"])
     q.eval()  # LoRA dropout off
     with torch.no_grad():

@@ -6,6 +6,13 @@ layer except the output layer becomes a ``bitsandbytes.nn.Linear4bit`` whose wei
 dequantised to the compute dtype (bfloat16 in the thesis) each time it is used.
 :func:`quantize_linears` does the same to a model already in memory (used by tests and
 benchmarks). bitsandbytes >= 0.45 runs NF4 on the CPU too.
+
+On CPUs with AVX512-BF16, bitsandbytes (>= 0.49) repacks a ``Linear4bit`` the first time it runs in
+eval mode on inputs that need no gradient: its block scales (absmax) are rounded to bfloat16 and the
+layer then computes in bfloat16, whatever compute dtype was configured. Evaluation would then see
+different weights from training (logits differ by ~1e-3 on a tiny Llama). :func:`keep_training_numerics`
+turns that repacking off, so a model evaluates with exactly the weights it was trained and validated on;
+every NF4 model xlt builds goes through it.
 """
 
 from __future__ import annotations
@@ -37,7 +44,19 @@ def nf4_linear(linear: nn.Linear, compute_dtype: torch.dtype = torch.bfloat16) -
                                      compress_statistics=True, quant_type="nf4")
     if linear.bias is not None:
         layer.bias = nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+    keep_training_numerics(layer)
     return layer.to(device)  # quantisation happens on the move to the device
+
+
+def keep_training_numerics(model: nn.Module) -> int:
+    """Stop bitsandbytes from repacking ``Linear4bit`` layers for its bfloat16 CPU inference kernel
+    (see the module docstring); returns how many layers were set."""
+    import bitsandbytes as bnb
+
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+    return len(layers)
 
 
 def quantize_linears(root: nn.Module, skip: Iterable[str] = ("lm_head",),

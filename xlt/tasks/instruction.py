@@ -239,11 +239,14 @@ def load_causal_lm(path: str, model_cfg: ModelConfig, quantize: str | None = Non
     if quantize is not None:
         if quantize != "nf4":
             raise ConfigError(f"quantize={quantize!r}: only nf4 is supported")
-        from xlt.modules.quantization import nf4_config
+        from xlt.modules.quantization import keep_training_numerics, nf4_config
 
         compute = DTYPES[model_cfg.dtype]
         kwargs["quantization_config"] = nf4_config(compute)
         kwargs.setdefault("device_map", {"": torch.cuda.current_device()} if torch.cuda.is_available() else "cpu")
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        keep_training_numerics(model)
+        return model
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
