@@ -4,12 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.xlt-installed
 
-.PHONY: demo test test-slow test-all lint install clean samples
+.PHONY: demo test test-slow test-all lint install lock clean samples
 
-$(STAMP): pyproject.toml scripts/install_torch.sh
+# Installs from constraints.txt, the committed lock of known-good versions (torch: scripts/install_torch.sh
+# picks the build for the machine). `make lock` refreshes the lock; then `rm -rf .venv && make test`.
+$(STAMP): pyproject.toml constraints.txt scripts/install_torch.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	bash scripts/install_torch.sh $(VENV)
-	$(PY) -m pip install -e ".[dev]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
+	$(PY) -m pip install -c constraints.txt -e ".[dev]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +32,9 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check xlt tests launch.py benchmarks hydra_plugins
+
+lock:
+	bash scripts/lock.sh
 
 samples: $(STAMP)
 	$(PY) -m xlt.data.synthetic
