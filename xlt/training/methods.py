@@ -20,6 +20,7 @@ from xlt.modules.bitfit import bias_masks
 from xlt.modules.ltsft import freeze_layer_norms, lottery_ticket_masks, maskable_parameters
 from xlt.modules.masking import MaskedTraining
 from xlt.modules.rand_sft import random_masks
+from xlt.modules.selection import stage_seed
 from xlt.modules.sft import AppliedSFT, SparseFineTuning
 from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
@@ -59,13 +60,15 @@ class MethodSpec:
     config: type
     train: Callable[[Any, TrainRequest], tuple[ModuleArtifact, dict[str, Any]]] | None
     load: Callable[[Path], ModuleArtifact] | None
+    version: int = 1  # bump when the method's training changes what it produces (part of artifact keys)
 
 
 METHODS: dict[str, MethodSpec] = {}
 
 
-def register_method(name: str, config: type, train: Callable | None, load: Callable | None) -> None:
-    METHODS[name] = MethodSpec(config, train, load)
+def register_method(name: str, config: type, train: Callable | None, load: Callable | None,
+                    version: int = 1) -> None:
+    METHODS[name] = MethodSpec(config, train, load, version)
 
 
 def parse_module_config(node: Any, where: str) -> Any:
@@ -185,7 +188,9 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
             for name, param in head.items():
                 param.copy_(head0[name])
     elif cfg.method == "rand_sft":
-        masks = random_masks({n: p.shape for n, p in maskable.items()}, k, request.seed)
+        # seeded by the stage's identity too: each language / task SFT draws its own subset
+        masks = random_masks({n: p.shape for n, p in maskable.items()}, k,
+                             stage_seed(request.seed, request.meta, "rand_sft"))
     elif cfg.method == "bitfit":
         masks = bias_masks(maskable)
         k = int(sum(int(m.sum()) for m in masks.values()))
@@ -204,8 +209,9 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
     return SFTModule(sft), summary
 
 
-for _name in ("ltsft", "rand_sft", "bitfit", "full"):
+for _name in ("ltsft", "bitfit", "full"):
     register_method(_name, SparseModuleConfig, train_sparse, load_sft_module)
+register_method("rand_sft", SparseModuleConfig, train_sparse, load_sft_module, version=2)  # 2: stage-seeded masks
 
 
 # ---------------------------------------------------------------------------- other methods (own modules)

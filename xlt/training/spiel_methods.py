@@ -23,6 +23,7 @@ from xlt.errors import ArtifactError, ConfigError
 from xlt.models.loading import DTYPES
 from xlt.modules.peft_baselines import attach_ia3, attach_lora, merge_adapters
 from xlt.modules.quantization import QUANTIZATIONS
+from xlt.modules.selection import stage_seed
 from xlt.modules.sft import AppliedSFT, SparseFineTuning
 from xlt.modules.spiel import (
     GRAD_MODES,
@@ -218,7 +219,9 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
         raise ConfigError("task_module.quantize=nf4, but the model's linear layers are not 4-bit")
     k = spiel_budget(cfg.rank, cfg.density, cfg.num_trainable, model, targets, request.reference_params,
                      "task_module", request.meta.get("lora_params_per_rank"))
-    modules = attach_spiel(model.body, k, list(targets), seed=request.seed, values_dtype=DTYPES[cfg.values_dtype])
+    # eta's random initialisation (eq. 7.6), drawn per stage: composed modules (Table 7.2) start independent
+    modules = attach_spiel(model.body, k, list(targets), seed=stage_seed(request.seed, request.meta, "spiel"),
+                           values_dtype=DTYPES[cfg.values_dtype])
     modules.set_grad_mode(cfg.grad_mode)
     schedule = _schedule(request, cfg.lr)
 
@@ -346,6 +349,6 @@ def module_quantization(cfg: Any) -> str | None:
 
 
 for _name in ("spiel_ag", "spiel_ma"):
-    register_method(_name, SpielConfig, train_spiel, load_spiel_module)
+    register_method(_name, SpielConfig, train_spiel, load_spiel_module, version=2)  # 2: stage-seeded init
 for _name in ("lora", "ia3"):
     register_method(_name, PeftMethodConfig, train_peft, load_peft_module)
