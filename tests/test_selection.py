@@ -156,3 +156,37 @@ def test_rand_sft_language_and_task_masks_of_one_experiment_are_independent(tmp_
                              stage_seed(exp.seed, sft.meta, "rand_sft"))
         assert all(torch.equal(indices[label][name].long(), torch.nonzero(masks[name]).flatten())
                    for name in sft.diffs), label
+
+
+def test_spiel_initial_indices_are_drawn_per_stage(tmp_path):
+    """Table 7.2's composition of a Tulu v2 and a GPT4-Alpaca SpIEL module: the two start from independent
+    random indices (eq. 7.6), not the same ones; the same stage draws the same indices again."""
+    from tests.spiel_helpers import TinyMLP
+    from tests.test_spiel_lightning import Regression, collate, examples
+    from xlt.eval.metrics import MeanLoss
+    from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
+    from xlt.training.methods import TrainRequest
+    from xlt.training.schedule import Schedule
+    from xlt.training.spiel_methods import SpielConfig, train_spiel
+
+    def initial_indices(data: str) -> dict[str, torch.Tensor]:
+        fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False), LoggerConfig(csv=False),
+                        tmp_path / data, "t", 0)
+        cfg = SpielConfig(method="spiel_ag", rank=None, num_trainable=150, interval=20, window=5)
+        request = TrainRequest(Regression(TinyMLP(d_hidden=60, seed=0), None, MeanLoss),
+                               examples(8, 0), {}, collate, Schedule(lr=0.01, batch_size=4, max_steps=1), fitter,
+                               seed=0, reference_params=None, meta={"kind": "task", "task": "instruct", "data": data})
+        module, summary = train_spiel(cfg, request)
+        assert summary["updates"] == 0  # one step, no drop/grow yet: the indices are the initial ones
+        return {name: delta.flat_indices() for name, delta in module.sft.diffs.items()}
+
+    tulu, alpaca = initial_indices("tulu_v2"), initial_indices("gpt4_alpaca")
+    assert all(torch.equal(tulu[name], initial) for name, initial in initial_indices("tulu_v2").items())
+    both = mean = variance = 0.0
+    numels = {"up.weight": 12 * 60, "down.weight": 60 * 6}
+    for name, n in numels.items():  # per layer: two independent uniform subsets of fixed sizes
+        k_a, k_b = len(tulu[name]), len(alpaca[name])
+        both += len(set(tulu[name].tolist()) & set(alpaca[name].tolist()))
+        mean += k_a * k_b / n
+        variance += k_a * k_b * (n - k_a) * (n - k_b) / (n * n * (n - 1))
+    assert abs(both - mean) < 5 * math.sqrt(variance), (both, mean)
