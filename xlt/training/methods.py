@@ -31,13 +31,18 @@ from xlt.training.schedule import Schedule
 
 
 class ModuleArtifact(Protocol):
-    """A trained module: saved into an artifact dir, applied to a TaskModel, removed again."""
+    """A trained module: saved into an artifact dir, applied to a TaskModel, removed again.
+
+    ``check_base`` raises unless the module was trained on base weights with ``base_hash`` (the
+    model's, computed once); ``None`` is the caller's explicit opt-out (e.g. merging a module trained
+    on NF4 weights into the unquantised ones). SFT modules attach only after it: their ``attach``
+    (each batch, in multi-source training) reuses the hash checked once."""
 
     def save(self, directory: Path) -> None: ...
 
     def attach(self, model: TaskModel, with_head: bool) -> Any: ...
 
-    def check_base(self, base_hash: str, where: str) -> None: ...
+    def check_base(self, base_hash: str | None, where: str) -> None: ...
 
 
 @dataclass
@@ -136,15 +141,25 @@ class SFTModule:
 
     def __init__(self, sft: SparseFineTuning):
         self.sft = sft
+        self.checked: tuple[str | None, str] | None = None  # (base hash, where) once check_base passed
 
     def save(self, directory: Path) -> None:
         self.sft.save(directory / "sft.safetensors")
 
-    def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT:
-        return self.sft.apply(model.body, with_abs=with_head, abs_module=model)
+    def checked_base(self) -> tuple[str | None, str]:
+        if self.checked is None:
+            raise ValueError("an SFT module attaches after check_base(base_hash, where) (base_hash=None: unchecked)")
+        return self.checked
 
-    def check_base(self, base_hash: str, where: str) -> None:
-        self.sft.check_base(base_hash, where)
+    def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT:
+        base_hash, where = self.checked_base()
+        return self.sft.apply(model.body, with_abs=with_head, abs_module=model, base_hash=base_hash,
+                              verify_base=base_hash is not None, where=where)
+
+    def check_base(self, base_hash: str | None, where: str) -> None:
+        if base_hash is not None:
+            self.sft.check_base(base_hash, where)
+        self.checked = (base_hash, where)
 
 
 def load_sft_module(directory: Path) -> SFTModule:

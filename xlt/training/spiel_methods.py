@@ -266,8 +266,11 @@ class SpielModule(SFTModule):
 
     def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT | SpielModules:
         if any(is_4bit(m) for m in model.body.modules()):
+            base_hash, where = self.checked_base()
+            if base_hash is not None:
+                self.sft.check_base(base_hash, where)
             return attach_sft_as_spiel(model.body, self.sft)
-        return self.sft.apply(model.body, with_abs=with_head, abs_module=model)
+        return super().attach(model, with_head)
 
 
 def load_spiel_module(directory: Path) -> SpielModule:
@@ -312,9 +315,9 @@ class PeftModule:
             raise ArtifactError("a peft module must be saved before it is attached")
         return merge_adapters(model.backbone, [self.directory / "adapter"])
 
-    def check_base(self, base_hash: str, where: str) -> None:
+    def check_base(self, base_hash: str | None, where: str) -> None:
         expected = self.meta.get("base_hash")
-        if expected and expected != base_hash:
+        if base_hash is not None and expected and expected != base_hash:
             raise ArtifactError(f"{where} was trained against base weights {expected[:12]}, "
                                 f"but the model has {base_hash[:12]}")
 
