@@ -13,7 +13,7 @@ from xlt.data.locations import DataLocation, load_location
 from xlt.data.mixture import LANGUAGE_KEY, MixtureBatchSampler, SamplingConfig, smoothed_probabilities
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError
-from xlt.models.loading import ModelConfig, load_tokenizer
+from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer
 from xlt.modules.sft import SparseDelta, SparseFineTuning
 from xlt.pipeline.data_config import parse_data_config
 from xlt.tasks import build_task
@@ -117,8 +117,12 @@ def _request(tmp_path, model_path):
     model = family.build_model(model_path, ModelConfig(name_or_path=model_path))
     shape = tuple(dict(model.body.named_parameters())[PROBE[0]].shape)
     PROBE[1] = tokenizer.cls_token_id * shape[1] + 3  # in every batch: it gets a gradient at every step
+    base_hash = base_weights_hash(model.body)
     modules = {lang: SFTModule(SparseFineTuning({PROBE[0]: SparseDelta(
-        shape, torch.tensor([value]), torch.tensor([PROBE[1]], dtype=torch.int32))})) for lang, value in DELTAS.items()}
+        shape, torch.tensor([value]), torch.tensor([PROBE[1]], dtype=torch.int32))}, meta={"base_hash": base_hash}))
+        for lang, value in DELTAS.items()}
+    for lang, module in modules.items():
+        module.check_base(base_hash, lang)
     train = MultiSourceTrain(sources, {"aa": 1, "bb": 2, "cc": 1}, modules)
     validation = {lang: examples[:8] for lang in DELTAS}
     fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False, max_steps_per_phase=12),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlt.modules.ltsft import lottery_ticket_masks
+from tests.helpers import compose_config
+from xlt.modules.ltsft import lottery_ticket_masks, maskable_parameters
 from xlt.modules.rand_sft import random_masks
-from xlt.modules.selection import abs_diff_scores, topk_masks
+from xlt.modules.selection import abs_diff_scores, stage_seed, topk_masks
+from xlt.modules.sft import SparseFineTuning
 
 
 def _brute_force(scores: dict[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
@@ -80,3 +85,108 @@ def test_selection_rejects_bad_k():
 
     with pytest.raises(ValueError):
         topk_masks({"a": 3}, lambda n, s, e: torch.ones(e - s), 4)
+
+
+# ---------------------------------------------------------------------------- rand-SFT: one draw per stage
+def overlap_check(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], numels: dict[str, int]) -> tuple[int, float]:
+    """(|A n B|, its distance from K_A K_B / N in standard deviations of the hypergeometric law that
+    two independent uniform subsets of sizes K_A, K_B of N entries follow)."""
+    n = sum(numels.values())
+    k_a = sum(len(a[name]) for name in numels if name in a)
+    k_b = sum(len(b[name]) for name in numels if name in b)
+    both = sum(len(set(a[name].tolist()) & set(b[name].tolist())) for name in numels if name in a and name in b)
+    mean = k_a * k_b / n
+    std = math.sqrt(k_a * k_b * (n - k_a) * (n - k_b) / (n * n * (n - 1)))
+    return both, (both - mean) / std
+
+
+def _indices(masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: torch.nonzero(mask).flatten() for name, mask in masks.items()}
+
+
+def test_stage_seed_depends_on_the_stage_identity_and_is_reproducible():
+    language = {"kind": "language", "lang": "gn", "base_hash": "x"}
+    assert stage_seed(1, language, "rand_sft") == stage_seed(1, {**language, "base_model": "y"}, "rand_sft")
+    seeds = {stage_seed(1, language, "rand_sft"), stage_seed(2, language, "rand_sft"),
+             stage_seed(1, {**language, "lang": "quy"}, "rand_sft"), stage_seed(1, language, "spiel"),
+             stage_seed(1, {"kind": "task", "task": "nli", "source": "en"}, "rand_sft"),
+             stage_seed(1, {"kind": "task", "task": "nli", "source": "en,es"}, "rand_sft")}
+    assert len(seeds) == 6
+    shapes = {"a": torch.Size([300, 40]), "b": torch.Size([8000])}
+    numels = {name: shape.numel() for name, shape in shapes.items()}
+    gn = random_masks(shapes, 1000, stage_seed(1, language, "rand_sft"))
+    again = random_masks(shapes, 1000, stage_seed(1, dict(language), "rand_sft"))
+    assert all(torch.equal(gn[name], again[name]) for name in shapes)
+    task = random_masks(shapes, 3000, stage_seed(1, {"kind": "task", "task": "nli", "source": "en"}, "rand_sft"))
+    quy = random_masks(shapes, 1000, stage_seed(1, {**language, "lang": "quy"}, "rand_sft"))
+    for other in (task, quy):
+        both, z = overlap_check(_indices(gn), _indices(other), numels)
+        assert abs(z) < 5, (both, z)
+
+
+def test_rand_sft_language_and_task_masks_of_one_experiment_are_independent(tmp_path, cache_dir, monkeypatch):
+    """Table 4.2's rand-SFT ablation on the smoke profile: the language SFTs (en, gn, quy) and the task SFT
+    of one run overlap as independent uniform masks would, and each mask is the one its identity draws."""
+    from xlt.pipeline.experiment import Experiment
+    from xlt.pipeline.run import run_experiment
+    from xlt.tasks import build_task
+
+    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
+    overrides = ["+experiment=ltsft_americasnli", "+profile=smoke", "lang_module=rand_sft", "task_module=rand_sft",
+                 "data.targets=[gn,quy]", "trainer.max_steps_per_phase=1", "lang_module.train.batch_size=4"]
+    cfg = compose_config(overrides, tmp_path / "root")
+    results = run_experiment(cfg, tmp_path / "run")
+    sfts = {label: SparseFineTuning.load(Path(results["artifacts"][label]) / "sft.safetensors")
+            for label in ("lang/en", "lang/gn", "lang/quy", "task")}
+    exp = Experiment(cfg, tmp_path / "x")
+    model = build_task(exp.task_cfg, exp.tokenizer).build_model(exp.model_path, exp.model)
+    for param in model.parameters():
+        param.requires_grad_(True)
+    maskable = maskable_parameters(model.body, include_layer_norm=False)
+    numels = {name: p.numel() for name, p in maskable.items()}
+    indices = {label: {name: d.flat_indices() for name, d in sft.diffs.items()} for label, sft in sfts.items()}
+    for label, sft in sfts.items():  # K entries, all of them maskable entries of the body
+        assert set(sft.diffs) <= set(numels) and sft.num_entries == sft.meta["k"], label
+    for a, b in (("lang/gn", "task"), ("lang/en", "task"), ("lang/gn", "lang/quy"), ("lang/en", "lang/gn")):
+        both, z = overlap_check(indices[a], indices[b], numels)
+        assert abs(z) < 5, (a, b, both, z)
+    # the same identity draws the same mask (another run, a resumed build)
+    for label, sft in sfts.items():
+        masks = random_masks({n: p.shape for n, p in maskable.items()}, sft.meta["k"],
+                             stage_seed(exp.seed, sft.meta, "rand_sft"))
+        assert all(torch.equal(indices[label][name].long(), torch.nonzero(masks[name]).flatten())
+                   for name in sft.diffs), label
+
+
+def test_spiel_initial_indices_are_drawn_per_stage(tmp_path):
+    """Table 7.2's composition of a Tulu v2 and a GPT4-Alpaca SpIEL module: the two start from independent
+    random indices (eq. 7.6), not the same ones; the same stage draws the same indices again."""
+    from tests.spiel_helpers import TinyMLP
+    from tests.test_spiel_lightning import Regression, collate, examples
+    from xlt.eval.metrics import MeanLoss
+    from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
+    from xlt.training.methods import TrainRequest
+    from xlt.training.schedule import Schedule
+    from xlt.training.spiel_methods import SpielConfig, train_spiel
+
+    def initial_indices(data: str) -> dict[str, torch.Tensor]:
+        fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False), LoggerConfig(csv=False),
+                        tmp_path / data, "t", 0)
+        cfg = SpielConfig(method="spiel_ag", rank=None, num_trainable=150, interval=20, window=5)
+        request = TrainRequest(Regression(TinyMLP(d_hidden=60, seed=0), None, MeanLoss),
+                               examples(8, 0), {}, collate, Schedule(lr=0.01, batch_size=4, max_steps=1), fitter,
+                               seed=0, reference_params=None, meta={"kind": "task", "task": "instruct", "data": data})
+        module, summary = train_spiel(cfg, request)
+        assert summary["updates"] == 0  # one step, no drop/grow yet: the indices are the initial ones
+        return {name: delta.flat_indices() for name, delta in module.sft.diffs.items()}
+
+    tulu, alpaca = initial_indices("tulu_v2"), initial_indices("gpt4_alpaca")
+    assert all(torch.equal(tulu[name], initial) for name, initial in initial_indices("tulu_v2").items())
+    both = mean = variance = 0.0
+    numels = {"up.weight": 12 * 60, "down.weight": 60 * 6}
+    for name, n in numels.items():  # per layer: two independent uniform subsets of fixed sizes
+        k_a, k_b = len(tulu[name]), len(alpaca[name])
+        both += len(set(tulu[name].tolist()) & set(alpaca[name].tolist()))
+        mean += k_a * k_b / n
+        variance += k_a * k_b * (n - k_a) * (n - k_b) / (n * n * (n - 1))
+    assert abs(both - mean) < 5 * math.sqrt(variance), (both, mean)

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.data.synthetic import SAMPLES_DIR
+from xlt.models.loading import base_weights_hash
 from xlt.modules.sft import SparseFineTuning
 from xlt.pipeline.run import run_experiment
 from xlt.tasks.instruction import InstructionFamily
@@ -60,7 +61,7 @@ def test_spiel_ag_pipeline_updates_saves_evaluates_and_exports(tmp_path, cache_d
     batch = family.collator()(family.preprocess(datasets.Dataset.from_list(rows), "flan"))
     with torch.no_grad():
         assert exported(**batch).loss < base(**batch).loss - 0.1
-    sft.apply(base.model)
+    sft.apply(base.model, base_hash=base_weights_hash(base.model))  # the base it was trained on
     with torch.no_grad():
         assert torch.equal(exported(batch["input_ids"]).logits, base(batch["input_ids"]).logits)
 

@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from xlt.errors import ArtifactError, ConfigError
+from xlt.utils.untrusted import load_untrusted_torch
 
 FORMAT = "xlt-adapter"
 FORMAT_VERSION = 1
@@ -502,15 +503,20 @@ PFEIFFER_REQUIREMENTS = {"mh_adapter": False, "output_adapter": True, "original_
 
 
 def _read_hub_weights(directory: Path) -> dict[str, torch.Tensor]:
+    """A downloaded adapter's tensors: a pickle is read without running code from it (tensors only)."""
     for name in ("pytorch_adapter.bin", "adapter_model.bin"):
         if (directory / name).is_file():
-            try:
-                return torch.load(directory / name, map_location="cpu", weights_only=True)
-            except Exception as error:  # torch raises several types for corrupt/unsafe files
-                raise ArtifactError(f"{directory / name}: cannot read adapter weights ({error})") from None
+            weights = load_untrusted_torch(directory / name, what="AdapterHub weights file")
+            if not isinstance(weights, dict) or not all(
+                    isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+                raise ArtifactError(f"{directory / name}: not AdapterHub weights (a dict of named tensors expected)")
+            return weights
     for path in sorted(directory.glob("*.safetensors")):
-        with safe_open(str(path), framework="pt") as handle:
-            return {key: handle.get_tensor(key) for key in handle.keys()}
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                return {key: handle.get_tensor(key) for key in handle.keys()}
+        except Exception as error:  # safetensors raises several types for corrupt files
+            raise ArtifactError(f"{path}: not a readable safetensors file ({error})") from None
     raise ArtifactError(f"{directory}: no AdapterHub weights (pytorch_adapter.bin or *.safetensors)")
 
 

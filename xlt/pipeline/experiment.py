@@ -20,7 +20,7 @@ from xlt.pipeline.data_config import DataConfig, parse_data_config
 from xlt.pipeline.store import ArtifactStore
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.methods import parse_module_config
+from xlt.training.methods import METHODS, parse_module_config
 
 TOP_LEVEL_KEYS = {"name", "seed", "model", "lang_module", "task_module", "task", "data", "recipe", "trainer",
                   "logger", "paths", "profile", "hydra", "cluster"}
@@ -100,4 +100,9 @@ class Experiment:
                 **({"mlm_max_seq_length": self.trainer.mlm_max_seq_length} if self.trainer.mlm_max_seq_length else {})}
 
     def module_spec(self, module_cfg: Any) -> dict[str, Any]:
-        return as_dict(module_cfg)
+        """The module config, plus the method's version where its training changed (artifact keys)."""
+        spec = as_dict(module_cfg)
+        method = METHODS.get(spec.get("method"))
+        if method is not None and method.version > 1:
+            spec["method_version"] = method.version
+        return spec

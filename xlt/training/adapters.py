@@ -118,9 +118,9 @@ class AdapterModule:
                 raise
         return AttachedModule(handle, saved)
 
-    def check_base(self, base_hash: str, where: str) -> None:
+    def check_base(self, base_hash: str | None, where: str) -> None:
         expected = self.meta.get("base_hash")
-        if expected and expected != base_hash:
+        if base_hash is not None and expected and expected != base_hash:
             raise ArtifactError(f"{where} was trained against base weights {expected[:12]} "
                                 f"({self.meta.get('base_model')}), but the model has {base_hash[:12]}")
 

@@ -20,6 +20,7 @@ from xlt.modules.bitfit import bias_masks
 from xlt.modules.ltsft import freeze_layer_norms, lottery_ticket_masks, maskable_parameters
 from xlt.modules.masking import MaskedTraining
 from xlt.modules.rand_sft import random_masks
+from xlt.modules.selection import stage_seed
 from xlt.modules.sft import AppliedSFT, SparseFineTuning
 from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
@@ -30,13 +31,18 @@ from xlt.training.schedule import Schedule
 
 
 class ModuleArtifact(Protocol):
-    """A trained module: saved into an artifact dir, applied to a TaskModel, removed again."""
+    """A trained module: saved into an artifact dir, applied to a TaskModel, removed again.
+
+    ``check_base`` raises unless the module was trained on base weights with ``base_hash`` (the
+    model's, computed once); ``None`` is the caller's explicit opt-out (e.g. merging a module trained
+    on NF4 weights into the unquantised ones). SFT modules attach only after it: their ``attach``
+    (each batch, in multi-source training) reuses the hash checked once."""
 
     def save(self, directory: Path) -> None: ...
 
     def attach(self, model: TaskModel, with_head: bool) -> Any: ...
 
-    def check_base(self, base_hash: str, where: str) -> None: ...
+    def check_base(self, base_hash: str | None, where: str) -> None: ...
 
 
 @dataclass
@@ -59,13 +65,15 @@ class MethodSpec:
     config: type
     train: Callable[[Any, TrainRequest], tuple[ModuleArtifact, dict[str, Any]]] | None
     load: Callable[[Path], ModuleArtifact] | None
+    version: int = 1  # bump when the method's training changes what it produces (part of artifact keys)
 
 
 METHODS: dict[str, MethodSpec] = {}
 
 
-def register_method(name: str, config: type, train: Callable | None, load: Callable | None) -> None:
-    METHODS[name] = MethodSpec(config, train, load)
+def register_method(name: str, config: type, train: Callable | None, load: Callable | None,
+                    version: int = 1) -> None:
+    METHODS[name] = MethodSpec(config, train, load, version)
 
 
 def parse_module_config(node: Any, where: str) -> Any:
@@ -133,15 +141,25 @@ class SFTModule:
 
     def __init__(self, sft: SparseFineTuning):
         self.sft = sft
+        self.checked: tuple[str | None, str] | None = None  # (base hash, where) once check_base passed
 
     def save(self, directory: Path) -> None:
         self.sft.save(directory / "sft.safetensors")
 
-    def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT:
-        return self.sft.apply(model.body, with_abs=with_head, abs_module=model)
+    def checked_base(self) -> tuple[str | None, str]:
+        if self.checked is None:
+            raise ValueError("an SFT module attaches after check_base(base_hash, where) (base_hash=None: unchecked)")
+        return self.checked
 
-    def check_base(self, base_hash: str, where: str) -> None:
-        self.sft.check_base(base_hash, where)
+    def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT:
+        base_hash, where = self.checked_base()
+        return self.sft.apply(model.body, with_abs=with_head, abs_module=model, base_hash=base_hash,
+                              verify_base=base_hash is not None, where=where)
+
+    def check_base(self, base_hash: str | None, where: str) -> None:
+        if base_hash is not None:
+            self.sft.check_base(base_hash, where)
+        self.checked = (base_hash, where)
 
 
 def load_sft_module(directory: Path) -> SFTModule:
@@ -185,7 +203,9 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
             for name, param in head.items():
                 param.copy_(head0[name])
     elif cfg.method == "rand_sft":
-        masks = random_masks({n: p.shape for n, p in maskable.items()}, k, request.seed)
+        # seeded by the stage's identity too: each language / task SFT draws its own subset
+        masks = random_masks({n: p.shape for n, p in maskable.items()}, k,
+                             stage_seed(request.seed, request.meta, "rand_sft"))
     elif cfg.method == "bitfit":
         masks = bias_masks(maskable)
         k = int(sum(int(m.sum()) for m in masks.values()))
@@ -204,8 +224,9 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
     return SFTModule(sft), summary
 
 
-for _name in ("ltsft", "rand_sft", "bitfit", "full"):
+for _name in ("ltsft", "bitfit", "full"):
     register_method(_name, SparseModuleConfig, train_sparse, load_sft_module)
+register_method("rand_sft", SparseModuleConfig, train_sparse, load_sft_module, version=2)  # 2: stage-seeded masks
 
 
 # ---------------------------------------------------------------------------- other methods (own modules)

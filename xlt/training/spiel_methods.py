@@ -23,6 +23,7 @@ from xlt.errors import ArtifactError, ConfigError
 from xlt.models.loading import DTYPES
 from xlt.modules.peft_baselines import attach_ia3, attach_lora, merge_adapters
 from xlt.modules.quantization import QUANTIZATIONS
+from xlt.modules.selection import stage_seed
 from xlt.modules.sft import AppliedSFT, SparseFineTuning
 from xlt.modules.spiel import (
     GRAD_MODES,
@@ -218,7 +219,9 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
         raise ConfigError("task_module.quantize=nf4, but the model's linear layers are not 4-bit")
     k = spiel_budget(cfg.rank, cfg.density, cfg.num_trainable, model, targets, request.reference_params,
                      "task_module", request.meta.get("lora_params_per_rank"))
-    modules = attach_spiel(model.body, k, list(targets), seed=request.seed, values_dtype=DTYPES[cfg.values_dtype])
+    # eta's random initialisation (eq. 7.6), drawn per stage: composed modules (Table 7.2) start independent
+    modules = attach_spiel(model.body, k, list(targets), seed=stage_seed(request.seed, request.meta, "spiel"),
+                           values_dtype=DTYPES[cfg.values_dtype])
     modules.set_grad_mode(cfg.grad_mode)
     schedule = _schedule(request, cfg.lr)
 
@@ -263,8 +266,11 @@ class SpielModule(SFTModule):
 
     def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT | SpielModules:
         if any(is_4bit(m) for m in model.body.modules()):
+            base_hash, where = self.checked_base()
+            if base_hash is not None:
+                self.sft.check_base(base_hash, where)
             return attach_sft_as_spiel(model.body, self.sft)
-        return self.sft.apply(model.body, with_abs=with_head, abs_module=model)
+        return super().attach(model, with_head)
 
 
 def load_spiel_module(directory: Path) -> SpielModule:
@@ -309,9 +315,9 @@ class PeftModule:
             raise ArtifactError("a peft module must be saved before it is attached")
         return merge_adapters(model.backbone, [self.directory / "adapter"])
 
-    def check_base(self, base_hash: str, where: str) -> None:
+    def check_base(self, base_hash: str | None, where: str) -> None:
         expected = self.meta.get("base_hash")
-        if expected and expected != base_hash:
+        if base_hash is not None and expected and expected != base_hash:
             raise ArtifactError(f"{where} was trained against base weights {expected[:12]}, "
                                 f"but the model has {base_hash[:12]}")
 
@@ -346,6 +352,6 @@ def module_quantization(cfg: Any) -> str | None:
 
 
 for _name in ("spiel_ag", "spiel_ma"):
-    register_method(_name, SpielConfig, train_spiel, load_spiel_module)
+    register_method(_name, SpielConfig, train_spiel, load_spiel_module, version=2)  # 2: stage-seeded init
 for _name in ("lora", "ia3"):
     register_method(_name, PeftMethodConfig, train_peft, load_peft_module)
