@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoConfig
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.errors import ConfigError
@@ -36,6 +37,9 @@ def test_madx_runs_in_the_zero_shot_recipe_unchanged(tmp_path, cache_dir, monkey
     task = load_module("adapter", tmp_path / "run" / "artifacts" / "task")
     assert language.adapter.shape.invertible and language.adapter.shape.bottleneck == 32  # rf 2 of hidden 64
     assert not task.adapter.shape.invertible and task.adapter.shape.bottleneck == 4  # rf 16
+    layers = AutoConfig.from_pretrained(language.meta["base_model"]).num_hidden_layers
+    for adapter in (language.adapter, task.adapter):  # MAD-X 2.0 (§4.4.1): no adapter in the last layer
+        assert adapter.shape.layers == tuple(range(layers - 1)) and str(layers - 1) not in adapter.layers
     assert task.head and all(key.startswith("head.") for key in task.head)
     assert (tmp_path / "run" / "artifacts" / "task" / "adapter_config.json").is_file()
     again = run(overrides, tmp_path / "root", tmp_path / "again", monkeypatch, cache_dir)
