@@ -34,6 +34,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from xlt.errors import ArtifactError
+from xlt.models.loading import base_mismatch_message
 
 FORMAT = "xlt-sft"
 FORMAT_VERSION = 1
@@ -197,9 +198,7 @@ class SparseFineTuning:
         """Raise unless this SFT was trained against base weights with ``base_hash``."""
         expected = self.meta.get("base_hash")
         if expected and expected != base_hash:
-            raise ArtifactError(
-                f"{where} was trained against base weights {expected[:12]} "
-                f"({self.meta.get('base_model')}), but the model has {base_hash[:12]}")
+            raise ArtifactError(base_mismatch_message(where, self.meta, base_hash))
 
     # ----------------------------------------------------------------- I/O
     def save(self, path: str | Path) -> None:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from xlt.errors import ArtifactError, ConfigError
+from xlt.models.loading import base_mismatch_message
 from xlt.modules.adapters import (
     LANGUAGE,
     TASK,
@@ -121,8 +122,7 @@ class AdapterModule:
     def check_base(self, base_hash: str, where: str) -> None:
         expected = self.meta.get("base_hash")
         if expected and expected != base_hash:
-            raise ArtifactError(f"{where} was trained against base weights {expected[:12]} "
-                                f"({self.meta.get('base_model')}), but the model has {base_hash[:12]}")
+            raise ArtifactError(base_mismatch_message(where, self.meta, base_hash))
 
 
 def _free_name(model: nn.Module, stem: str) -> str:
