@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoConfig
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.errors import ConfigError
@@ -36,6 +37,9 @@ def test_madx_runs_in_the_zero_shot_recipe_unchanged(tmp_path, cache_dir, monkey
     task = load_module("adapter", tmp_path / "run" / "artifacts" / "task")
     assert language.adapter.shape.invertible and language.adapter.shape.bottleneck == 32  # rf 2 of hidden 64
     assert not task.adapter.shape.invertible and task.adapter.shape.bottleneck == 4  # rf 16
+    layers = AutoConfig.from_pretrained(language.meta["base_model"]).num_hidden_layers
+    for adapter in (language.adapter, task.adapter):  # MAD-X 2.0 (§4.4.1): no adapter in the last layer
+        assert adapter.shape.layers == tuple(range(layers - 1)) and str(layers - 1) not in adapter.layers
     assert task.head and all(key.startswith("head.") for key in task.head)
     assert (tmp_path / "run" / "artifacts" / "task" / "adapter_config.json").is_file()
     again = run(overrides, tmp_path / "root", tmp_path / "again", monkeypatch, cache_dir)
@@ -52,14 +56,16 @@ def test_madg_transfer_to_seen_and_unseen_targets_and_its_variants(tmp_path, cac
     assert results["stages"]["generator"]["status"] == "built"
     generated = load_module("madg", Path(results["artifacts"]["lang/bzd"]))
     assert generated.meta["method"] == "madg" and not generated.adapter.shape.bias
-    # MAD-G-en (English adapter at inference) and TA-only reuse the generator and the task adapter
-    english = run([*base, "recipe.inference_language_module=source"], tmp_path / "root", tmp_path / "en",
-                  monkeypatch, cache_dir)
+    assert results["protocol"]["name"] == "target" and results["protocol"]["inference"] == {"gn": "gn", "bzd": "bzd"}
+    # MAD-G-en (English adapter at inference) reuses the generator and the task adapter
+    english = run([*base, "recipe.protocol=source"], tmp_path / "root", tmp_path / "en", monkeypatch, cache_dir)
     assert english["stages"]["generator"]["status"] == "cached" and english["stages"]["task"]["status"] == "cached"
     assert set(english["languages"]) == {"gn", "bzd"}
-    ta_only = run([*base, "recipe.inference_language_module=none"], tmp_path / "root", tmp_path / "none",
-                  monkeypatch, cache_dir)
-    assert "lang/bzd" not in ta_only["stages"] and set(ta_only["languages"]) == {"gn", "bzd"}
+    assert english["protocol"]["name"] == "source" and english["protocol"]["inference"] == {"gn": "en", "bzd": "en"}
+    # TA-only (§3.4.2): a task adapter trained and evaluated without any language adapter, no generator
+    ta_only = run([*base, "recipe.protocol=ta_only"], tmp_path / "root", tmp_path / "none", monkeypatch, cache_dir)
+    assert set(ta_only["stages"]) == {"task", "eval/gn", "eval/bzd"} and set(ta_only["languages"]) == {"gn", "bzd"}
+    assert ta_only["stages"]["task"]["status"] == "built" and ta_only["protocol"]["name"] == "ta_only"
 
 
 def test_generated_adapter_for_any_language_loads_into_the_task_pipeline(tmp_path, cache_dir, monkeypatch):

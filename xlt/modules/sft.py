@@ -45,7 +45,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from xlt.errors import ArtifactError
-from xlt.models.loading import base_weights_hash
+from xlt.models.loading import base_mismatch_message, base_weights_hash
 from xlt.utils.untrusted import NUMPY_INTEGERS, load_untrusted_torch
 
 log = logging.getLogger(__name__)
@@ -259,9 +259,7 @@ class SparseFineTuning:
                 "(import a composable-sft module with load_composable_sft(..., base_body=...), "
                 "or apply it with verify_base=False)")
         if expected != base_hash:
-            raise ArtifactError(
-                f"{where} was trained against base weights {expected[:12]} "
-                f"({self.meta.get('base_model')}), but the model has {base_hash[:12]}")
+            raise ArtifactError(base_mismatch_message(where, self.meta, base_hash))
 
     # ----------------------------------------------------------------- I/O
     def save(self, path: str | Path) -> None:

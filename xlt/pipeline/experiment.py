@@ -88,7 +88,9 @@ class Experiment:
 
     # ------------------------------------------------------------------ artifact keys
     def model_spec(self) -> dict[str, Any]:
-        spec = {"model": self.model.identity(), "dtype": self.model.dtype}
+        """The base model in artifact keys: hub id + revision, or a local directory's file fingerprint (a
+        checkpoint overwritten at the same path gets new keys), or the tiny model's recipe."""
+        spec = {"model": self.model.identity(self.paths.cache), "dtype": self.model.dtype}
         if self.model.is_tiny:
             spec["build"] = Path(self.model_path).name  # includes the tokenizer corpora's hash
         return spec

@@ -10,7 +10,7 @@ of :mod:`xlt.training.methods`, so the zero-shot recipe composes adapters exactl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from xlt.errors import ArtifactError, ConfigError
+from xlt.models.loading import base_mismatch_message
 from xlt.modules.adapters import (
     LANGUAGE,
     TASK,
@@ -121,8 +122,7 @@ class AdapterModule:
     def check_base(self, base_hash: str | None, where: str) -> None:
         expected = self.meta.get("base_hash")
         if base_hash is not None and expected and expected != base_hash:
-            raise ArtifactError(f"{where} was trained against base weights {expected[:12]} "
-                                f"({self.meta.get('base_model')}), but the model has {base_hash[:12]}")
+            raise ArtifactError(base_mismatch_message(where, self.meta, base_hash))
 
 
 def _free_name(model: nn.Module, stem: str) -> str:
@@ -141,6 +141,15 @@ def load_adapter_module(directory: Path) -> AdapterModule:
 def freeze(model: nn.Module) -> None:
     for param in model.parameters():
         param.requires_grad_(False)
+
+
+def keep_layers(adapter: PfeifferAdapter, layers: tuple[int, ...]) -> PfeifferAdapter:
+    """``adapter`` without its bottlenecks outside ``layers`` (an AdapterHub import has every layer; MAD-X 2.0
+    drops the last one, §4.4.1)."""
+    for index in set(adapter.shape.layers) - set(layers):
+        del adapter.layers[str(index)]
+    adapter.shape = replace(adapter.shape, layers=tuple(i for i in adapter.shape.layers if i in layers))
+    return adapter
 
 
 def fit_with_adapter(adapter: PfeifferAdapter, request: TrainRequest, name: str) -> PhaseResult:
@@ -168,6 +177,7 @@ def train_adapter(cfg: AdapterModuleConfig, request: TrainRequest) -> tuple[Adap
         if adapter.shape.hidden_size != sites.hidden_size:
             raise ArtifactError(f"{cfg.pretrained[lang]}: adapter hidden size {adapter.shape.hidden_size} != "
                                 f"model hidden size {sites.hidden_size}")
+        adapter = keep_layers(adapter, shape.layers)  # leave_out (MAD-X 2.0) applies to imports too
         meta["imported_from"] = str(cfg.pretrained[lang])
         return AdapterModule(adapter, None, meta), {"imported": 1, "num_parameters": adapter.num_parameters()}
     freeze(model)

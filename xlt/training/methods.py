@@ -86,7 +86,7 @@ def parse_module_config(node: Any, where: str) -> Any:
 # ---------------------------------------------------------------------------- no module
 @dataclass
 class NoModuleConfig:
-    """``method: none``: no language module (the TA-only setting, §4.4.1)."""
+    """``method: none``: no language module (zero-shot: the plan of ``recipe.protocol=ta_only``, §3.4.2)."""
 
     method: str = "none"
 

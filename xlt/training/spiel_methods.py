@@ -20,7 +20,7 @@ import lightning as L
 import torch
 
 from xlt.errors import ArtifactError, ConfigError
-from xlt.models.loading import DTYPES
+from xlt.models.loading import DTYPES, base_mismatch_message
 from xlt.modules.peft_baselines import attach_ia3, attach_lora, merge_adapters
 from xlt.modules.quantization import QUANTIZATIONS
 from xlt.modules.selection import stage_seed
@@ -318,8 +318,7 @@ class PeftModule:
     def check_base(self, base_hash: str | None, where: str) -> None:
         expected = self.meta.get("base_hash")
         if base_hash is not None and expected and expected != base_hash:
-            raise ArtifactError(f"{where} was trained against base weights {expected[:12]}, "
-                                f"but the model has {base_hash[:12]}")
+            raise ArtifactError(base_mismatch_message(where, self.meta, base_hash))
 
 
 def train_peft(cfg: PeftMethodConfig, request: TrainRequest) -> tuple[PeftModule, dict[str, Any]]:

@@ -6,8 +6,9 @@ each training language's held-out MLM loss with the base model alone and with it
 
 ``madg`` (§3.3.3, §3.4.2): the generator; the generated source language adapter; a task adapter
 (m = 48) trained on base + generated source adapter; inference on each target with its generated
-adapter (MAD-G), with the source adapter (``inference_language_module: source``: MAD-G-en, the
-source being English), or with none (``none``: TA-only). With a multi-source ``data.sources``
+adapter (MAD-G), with the source adapter (``protocol: source``: MAD-G-en, the source being English).
+``protocol: ta_only`` is §3.4.2's TA-only: a task adapter trained and evaluated without any language
+adapter (no generator stage at all). With a multi-source ``data.sources``
 (§3.3.3) every source language's adapter is generated and the task adapter trains with each batch's
 language's generated adapter active (the Fitter's mixture sampler and ``LanguageSwitch``, as any
 multi-source task module); MAD-G-en then uses the first source's adapter. ``finetune`` fine-tunes each target's
@@ -33,6 +34,12 @@ from xlt.pipeline.adapter_stages import (
     mlm_evaluation_stage,
 )
 from xlt.pipeline.recipes import Plan, register_recipe
+from xlt.pipeline.recipes.protocol import (
+    check_protocol,
+    inference_language,
+    protocol_record,
+    trains_with_source_modules,
+)
 from xlt.pipeline.stage import Stage, StageResult
 from xlt.pipeline.stages import evaluation_stage, task_module_stage
 from xlt.typology import resolve_code
@@ -69,46 +76,43 @@ def plan_madg_train(exp: Any, cfg: MadgTrainConfig) -> Plan:
 @dataclass
 class MadgRecipeConfig:
     name: str = "madg"
-    source_language_module: bool = True  # train the task adapter on base + generated source adapter
-    inference_language_module: str = "target"  # target (MAD-G) | source (MAD-G-en) | none (TA-only)
+    protocol: str = "target"  # target (MAD-G) | source (MAD-G-en) | ta_only (TA-only, §3.4.2) | ta_only_at_inference
     finetune: FinetuneConfig | None = None  # MAD-G-ft / rand-ft of the target adapters (§3.5.3)
 
 
 @register_recipe("madg", MadgRecipeConfig)
 def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
     madg = madg_config(exp)
-    if cfg.inference_language_module not in ("target", "source", "none"):
-        raise ConfigError(f"recipe.inference_language_module={cfg.inference_language_module!r}: "
-                          "expected target, source or none")
-    if cfg.finetune is not None and cfg.inference_language_module != "target":
-        raise ConfigError("recipe.finetune: fine-tuned adapters are used at inference only with "
-                          "inference_language_module=target")
+    protocol = check_protocol(cfg.protocol)
+    if cfg.finetune is not None and protocol != "target":
+        raise ConfigError(f"recipe.finetune: fine-tuned adapters are used at inference only with "
+                          f"recipe.protocol=target, not {protocol}")
     if not exp.data.targets:
         raise ConfigError("data.targets: no target languages")
-    generator = generator_stage(exp)
+    generator = generator_stage(exp) if protocol != "ta_only" else None  # TA-only: no language adapter at all
     generated: dict[str, Stage] = {}
 
     def adapter(lang: str) -> Stage:
+        assert generator is not None
         if lang not in generated:
             generated[lang] = generated_adapter_stage(exp, lang, generator)
         return generated[lang]
 
     source = exp.data.source_lang
     mixture = exp.data.mixture()
-    task = task_module_stage(exp, {spec.lang: adapter(spec.lang) if cfg.source_language_module else None
-                                   for spec in mixture})
+    training = {spec.lang: spec.lang if trains_with_source_modules(protocol) else None for spec in mixture}
+    task = task_module_stage(exp, {lang: adapter(lang) if module else None for lang, module in training.items()})
     finetuned: dict[str, Stage] = {}
     evaluations: dict[str, Stage] = {}
-    for target in exp.data.targets:
-        if cfg.inference_language_module == "none":
+    inference = {target: inference_language(protocol, target, source) for target in exp.data.targets}
+    for target, lang in inference.items():
+        if lang is None:
             lang_stage = None
-        elif cfg.inference_language_module == "source":
-            lang_stage = adapter(source)
         elif cfg.finetune is not None:
             init = adapter(target) if cfg.finetune.init == "generated" else None
             lang_stage = finetuned[target] = finetuned_adapter_stage(exp, target, cfg.finetune, generator, init)
         else:
-            lang_stage = adapter(target)
+            lang_stage = adapter(lang)
         evaluations[target] = evaluation_stage(exp, target, task, lang_stage)
     trained = {resolve_code(lang, madg.aliases) for lang in madg.training_languages(exp.data.use_samples)}
 
@@ -119,6 +123,7 @@ def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
                            "seen_by_generator": resolve_code(lang, madg.aliases) in trained}
                     for lang in exp.data.targets}
         return {"languages": languages, "average": average(list(languages.values())), "typology": typology,
-                "sources": [spec.lang for spec in mixture]}
+                "sources": [spec.lang for spec in mixture], "protocol": protocol_record(protocol, training, inference)}
 
-    return Plan([generator, *generated.values(), task, *finetuned.values(), *evaluations.values()], collect)
+    language_stages = [generator, *generated.values()] if generator is not None else []
+    return Plan([*language_stages, task, *finetuned.values(), *evaluations.values()], collect)
