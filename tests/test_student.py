@@ -8,6 +8,7 @@ import torch
 
 from xlt.errors import ConfigError
 from xlt.models.student import (
+    attention_dropout_of,
     find_layer_stack,
     freeze_teacher,
     init_student,
@@ -165,6 +166,23 @@ def test_load_for_distillation_freezes_the_teacher(tiny_paths):
     assert student.bert.encoder.layer[0].attention.self.dropout.p == 0.0
     assert student.bert.encoder.layer[0].output.dropout.p > 0  # hidden dropout untouched
     assert freeze_teacher(student) is student and not student.training
+
+
+@pytest.mark.parametrize("arch", ["bert", "deberta-v2"])
+def test_the_student_of_a_prepared_teacher_is_prepared(tiny_paths, arch):
+    from transformers import AutoModelForMaskedLM
+
+    teacher = AutoModelForMaskedLM.from_pretrained(tiny_paths[arch])
+    assert attention_dropout_of(init_student(teacher, 2)) == teacher.config.attention_probs_dropout_prob > 0
+    prepare_for_distillation(teacher)
+    student = init_student(teacher, 2).train()
+    assert attention_dropout_of(student) == 0.0 and student.config._attn_implementation == "eager"
+    inputs = batch(teacher)
+    inputs["input_ids"] = inputs["input_ids"] % 100
+    attentions = student(**inputs, output_attentions=True).attentions
+    assert len(attentions) == 1
+    row_sums = attentions[0].sum(-1)[0]  # the first example has no padding: every row is a distribution
+    torch.testing.assert_close(row_sums, torch.ones_like(row_sums))
 
 
 def test_attention_dropout_and_layer_stack_errors():

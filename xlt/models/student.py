@@ -80,7 +80,9 @@ def init_student(teacher: nn.Module, lrf: int, initialisation: str = "teacher", 
     i * lrf, and every parameter and buffer outside the layer stack is copied (ties kept);
     ``"scratch"``: the same architecture randomly initialised with ``seed`` (the Scratch baseline).
     ``lrf=1`` with ``"teacher"`` reproduces the teacher. The teacher is not modified; the student
-    lives on the teacher's device and dtype, in training mode. ``where`` names the config section.
+    lives on the teacher's device and dtype, in training mode, with the teacher's attention
+    implementation and attention-probability dropout (so the student of a teacher prepared by
+    :func:`prepare_for_distillation` is prepared too). ``where`` names the config section.
     """
     if initialisation not in INITIALISATIONS:
         raise ConfigError(f"{where}.initialisation={initialisation!r}: expected one of {list(INITIALISATIONS)}")
@@ -92,6 +94,9 @@ def init_student(teacher: nn.Module, lrf: int, initialisation: str = "teacher", 
         torch.manual_seed(seed)
         student = type(teacher)(config)
     student.to(device=parameter.device, dtype=parameter.dtype)
+    teacher_dropout = attention_dropout_of(teacher)
+    if teacher_dropout is not None and teacher_dropout != attention_dropout_of(student):
+        set_attention_dropout(student, teacher_dropout)  # e.g. a teacher prepared for distillation
     if initialisation == "teacher":
         source = dict(teacher.named_parameters(remove_duplicate=False))
         source.update(teacher.named_buffers(remove_duplicate=False))
@@ -109,19 +114,35 @@ def init_student(teacher: nn.Module, lrf: int, initialisation: str = "teacher", 
 
 
 # --------------------------------------------------------------------------------------------- distillation setup
+def _attention_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if type(m).__name__.endswith(ATTENTION_MODULE_SUFFIXES)]
+
+
+def attention_dropout_of(model: nn.Module) -> float | None:
+    """The attention-probability dropout of the model's self-attention modules (None if they
+    have none or disagree)."""
+    values = set()
+    for module in _attention_modules(model):
+        dropout = getattr(module, "dropout", None)
+        if isinstance(dropout, nn.Dropout):
+            values.add(float(dropout.p))
+        elif isinstance(dropout, float):
+            values.add(dropout)
+    return values.pop() if len(values) == 1 else None
+
+
 def set_attention_dropout(model: nn.Module, probability: float) -> int:
     """Set the attention-probability dropout of every self-attention module (not the config);
     returns how many modules were changed. Hidden-state dropout is left alone."""
     changed = 0
-    for module in model.modules():
-        if type(module).__name__.endswith(ATTENTION_MODULE_SUFFIXES):
-            dropout = getattr(module, "dropout", None)
-            if isinstance(dropout, nn.Dropout):
-                dropout.p = probability
-                changed += 1
-            elif isinstance(dropout, float):  # modules that keep the probability as a number
-                module.dropout = probability
-                changed += 1
+    for module in _attention_modules(model):
+        dropout = getattr(module, "dropout", None)
+        if isinstance(dropout, nn.Dropout):
+            dropout.p = probability
+            changed += 1
+        elif isinstance(dropout, float):  # modules that keep the probability as a number
+            module.dropout = probability
+            changed += 1
     if changed == 0:
         raise ConfigError(f"model: no self-attention dropout found in {type(model).__name__}")
     return changed
