@@ -28,8 +28,15 @@ DEFAULT_SIZES: dict[str, Any] = {
 }
 BUILD_VERSION = 1
 # Per-architecture builder revisions (only in the cache key of that architecture's models):
-# llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does.
-ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2}
+# llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does; deberta-v2 1 has
+# mDeBERTa's tokenizer ([PAD] [CLS] [SEP] [UNK] first, [MASK] added last) and relative attention.
+ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2, "deberta-v2": 1}
+# mDeBERTa-v3's architecture settings (its config.json) for tiny deberta-v2 models.
+MDEBERTA_SETTINGS: dict[str, Any] = {
+    "relative_attention": True, "position_biased_input": False, "pos_att_type": ["p2c", "c2p"],
+    "position_buckets": 256, "norm_rel_ebd": "layer_norm", "share_att_key": True, "max_relative_positions": -1,
+    "type_vocab_size": 0, "layer_norm_eps": 1e-7,
+}
 
 
 def _corpus_files() -> list[Path]:
@@ -45,7 +52,21 @@ def _lines() -> Iterator[str]:
 def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-    if architecture in ("xlm-roberta", "roberta", "camembert", "deberta-v2", "m2m_100", "nllb-moe"):
+    if architecture == "deberta-v2":  # mDeBERTa: SentencePiece Unigram, [MASK] added after the pieces
+        import json
+
+        tok = Tokenizer(models.Unigram())
+        tok.normalizer = normalizers.NFC()
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.train_from_iterator(_lines(), trainers.UnigramTrainer(
+            vocab_size=vocab_size - 1, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"], unk_token="[UNK]"))
+        from transformers import DebertaV2Tokenizer
+
+        pieces = [tuple(entry) for entry in json.loads(tok.to_str())["model"]["vocab"]]
+        tokenizer = DebertaV2Tokenizer(vocab=pieces, model_max_length=max_length)
+        tokenizer.add_special_tokens({"mask_token": "[MASK]"})
+        return tokenizer
+    if architecture in ("xlm-roberta", "roberta", "camembert", "m2m_100", "nllb-moe"):
         specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
         tok = Tokenizer(models.Unigram())
         tok.normalizer = normalizers.NFKC()
@@ -102,6 +123,8 @@ def _model_config(architecture: str, sizes: dict[str, Any], tokenizer):
         special["eos_token_id"] = tokenizer.eos_token_id
     if architecture in ("xlm-roberta", "roberta", "camembert"):
         extra = {"max_position_embeddings": sizes["max_length"] + 2, "type_vocab_size": 1}
+    elif architecture == "deberta-v2":
+        extra = {"max_position_embeddings": sizes["max_length"], **MDEBERTA_SETTINGS}
     elif architecture == "llama":
         extra = {"max_position_embeddings": sizes["max_length"], "num_key_value_heads": sizes["num_attention_heads"],
                  "tie_word_embeddings": False}

@@ -1,0 +1,1 @@
+"""Knowledge distillation (thesis chapter 5, BiStillation): losses; no Lightning, no pipeline."""
