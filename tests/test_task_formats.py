@@ -163,6 +163,8 @@ def test_conll_empty_token_lines_are_skipped_with_one_warning_per_file(tmp_path,
     assert warnings == [f"{path}: skipped 3 empty or whitespace token(s) at line(s) 2, 5, 7"]
     path.write_text("Amara B-PER\n O\n")  # an explicit separator reads the empty first field as well
     assert list(read_file(path, "conll", {"separator": " "}))[0]["tokens"] == ["Amara"]
+    path.write_text("EU NNP B-NP B-ORG\n NNP B-NP O\n  Kano NNP B-NP B-LOC\n")  # one column short: empty
+    assert list(read_file(path, "conll"))[0]["tokens"] == ["EU", "Kano"]  # an indented full line keeps its token
     for bad, message in (("Amara B-PER\nlives\n", r"test\.txt:2: expected a token and a tag"),
                          ("Amara B-PER\n lives\n", r"test\.txt:2: invalid NER tag 'lives'"),
                          ("Amara\tB-PER\nlives\t\n", r"test\.txt:2: empty tag column")):

@@ -140,6 +140,7 @@ def read_conll(path: Path, options: dict[str, Any]) -> Iterator[Located]:
     start = 0
     count = 0
     empty_tokens: list[int] = []
+    width: int | None = None  # columns of the file's first token line (whitespace-separated files)
     with _open(path) as handle:
         for number, line in _lines(handle):
             stripped = line.strip()
@@ -153,8 +154,14 @@ def read_conll(path: Path, options: dict[str, Any]) -> Iterator[Located]:
                 continue
             if separator is not None:
                 fields = line.split(separator)
-            else:  # whitespace-separated: leading whitespace means the first (token) field is empty
-                fields = ([""] if line[:1].isspace() else []) + stripped.split()
+            else:
+                fields = stripped.split()
+                # whitespace-separated: a line that starts with whitespace and is one column short of
+                # the file's lines (" O" in a token-tag file) has an empty first (token) field
+                if line[:1].isspace() and len(fields) == (width or 2) - 1:
+                    fields = ["", *fields]
+                elif width is None and not line[:1].isspace():
+                    width = len(fields)
             if len(fields) < 2:
                 raise DataError(f"{path}:{number}: expected a token and a tag, found {len(fields)} column")
             try:
