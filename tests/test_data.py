@@ -158,3 +158,20 @@ def test_hub_text_builder_strips_a_byte_order_mark(tmp_path):
     corpus.write_bytes("\ufeffKuna rimay .\r\nIskay .\r\n".encode())
     dataset = load_location(DataLocation(hub="text", data_files=str(corpus), split="train"), "data.corpus (quy)")
     assert dataset["text"] == ["Kuna rimay .", "Iskay ."]
+
+
+def test_bundled_samples_carry_real_file_quirks_and_read_cleanly(caplog):
+    raw = {path: path.read_bytes() for path in SAMPLES_DIR.rglob("*") if path.is_file()}
+    assert sum(data.startswith(b"\xef\xbb\xbf") for data in raw.values()) >= 5
+    assert sum(b"\r\n" in data for data in raw.values()) >= 5
+    swa, yor = SAMPLES_DIR / "masakhaner/swa/test.txt", SAMPLES_DIR / "masakhaner/yor/test.txt"
+    assert b"\n O\n" in raw[swa] and b"\n\tO\r\n" in raw[yor] and raw[yor].startswith(b"\xef\xbb\xbf")
+    with caplog.at_level("WARNING"):
+        rows = list(read_file(yor, "conll"))
+    assert rows[0]["tokens"][0].isalpha() and all(t.strip() for row in rows for t in row["tokens"])
+    assert [r.getMessage().split(": ")[0] for r in caplog.records] == [str(yor)]
+    tsv = load_location(DataLocation(path=str(SAMPLES_DIR / "americasnli/test.tsv"), filter={"language": "quy"}), "t")
+    assert tsv.column_names[0] == "language" and len(tsv) == 60
+    for path in raw:
+        if path.suffix == ".conllu":
+            assert all(not token.startswith("\ufeff") for row in read_file(path, None) for token in row["tokens"])
