@@ -236,3 +236,14 @@ def test_rows_keep_their_file_and_line(tmp_path):
     conllu = tmp_path / "x.conllu"
     conllu.write_text(CONLLU)
     assert [position for position, _ in read_records(conllu, None)] == ["1", "11"]  # from the first comment
+
+
+@pytest.mark.parametrize("fmt, content", [
+    ("tsv", "a\tb\n1\t2\n3\tG\xfcnther\n"), ("conll", "A O\n\nG\xfcnther B-PER\n"),
+    ("text", "a\nb\nG\xfcnther\n"), ("json", '[{"a": 1},\n {"a": 2},\n {"a": "G\xfc"}]'),
+])
+def test_a_file_that_is_not_utf8_names_its_first_bad_line(tmp_path, fmt, content):
+    path = tmp_path / f"latin1.{fmt}"
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.\w+:3: not UTF-8 \(byte 0xfc at column \d+\); convert the file"):
+        list(read_file(path, fmt))

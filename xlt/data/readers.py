@@ -63,11 +63,26 @@ def _open(path: Path) -> IO[str]:
         raise DataError(f"{path}: file not found") from None
 
 
+def not_utf8(path: Path | str) -> DataError:
+    """The one-line error for a file that is not UTF-8, naming its first undecodable line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return DataError(f"{path}:{number}: not UTF-8 (byte {raw[error.start]:#04x} at column "
+                                 f"{error.start + 1}); convert the file to UTF-8")
+    return DataError(f"{path}: not UTF-8; convert the file to UTF-8")
+
+
 def _lines(handle: IO[str]) -> Iterator[tuple[int, str]]:
     """(line number, line without its line ending) for every line of an open file; a byte-order
     mark at the start of a line (files concatenated with ``cat``) is dropped as well."""
-    for number, raw in enumerate(handle, 1):
-        yield number, raw.rstrip("\r\n").removeprefix("\ufeff")
+    try:
+        for number, raw in enumerate(handle, 1):
+            yield number, raw.rstrip("\r\n").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise not_utf8(handle.name) from None
 
 
 @reader("jsonl")
@@ -92,6 +107,8 @@ def load_json(path: Path) -> Any:
             return json.load(handle)
         except json.JSONDecodeError as error:
             raise DataError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
 
 
 @reader("json")
@@ -116,13 +133,7 @@ def _read_delimited(path: Path, options: dict[str, Any], delimiter: str) -> Iter
     with _open(path) as handle:
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         rows = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        if header:
-            columns = [str(c) for c in header]
-        else:
-            try:
-                columns = next(rows)
-            except StopIteration:
-                return
+        columns = [str(c) for c in header] if header else None
         while True:
             start = rows.line_num + 1  # a quoted CSV field may span lines: the record starts here
             try:
@@ -131,6 +142,11 @@ def _read_delimited(path: Path, options: dict[str, Any], delimiter: str) -> Iter
                 return
             except csv.Error as error:
                 raise DataError(f"{path}:{start}: {error}") from None
+            except UnicodeDecodeError:
+                raise not_utf8(path) from None
+            if columns is None:  # the header: the first non-empty row
+                columns = values if values != [""] else None
+                continue
             if not values or values == [""]:
                 continue
             if len(values) != len(columns):
