@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import filecmp
+import json
 
 import pytest
 import torch
 
 from xlt.data.collators import MLMCollator
-from xlt.data.locations import DataLocation, effective, load_location
+from xlt.data.locations import DataLocation, effective, fingerprint, load_location, parse_location, row_origins
 from xlt.data.readers import read_file
 from xlt.data.sampling import EpochBatchSampler
 from xlt.data.synthetic import SAMPLES_DIR, generate
@@ -103,3 +104,74 @@ def test_mixture_sampler_follows_lightnings_epoch_and_resumes_mid_epoch():
     sampler.resume_at(1, 4)
     assert list(sampler) == epoch1[4:]
     assert list(sampler) == epoch1  # the skip applies once
+
+
+@pytest.mark.parametrize("key", ["columns", "filter", "options"])
+def test_null_columns_filter_and_options_are_empty(key):
+    node = {"path": str(SAMPLES_DIR / "americasnli/test.tsv"), key: None}
+    location = parse_location(node, "data.target.test (quy)")
+    assert getattr(location, key) == {}
+    assert fingerprint(location) == fingerprint(parse_location({"path": node["path"]}, "w"))  # same artifacts
+    assert len(load_location(location, "data.target.test (quy)")) == 600
+    with pytest.raises(ConfigError, match=rf"^data\.target\.test \(quy\): {key}: expected a mapping, got list"):
+        parse_location({**node, key: ["language"]}, "data.target.test (quy)")
+
+
+def test_a_path_wins_over_the_hub_fields(caplog):
+    node = {"hub": "masakhane/masakhaner", "revision": "refs/convert/parquet", "data_dir": "hau", "split": "test",
+            "name": "x", "path": "/data/masakhaner2/hau/test.txt", "sample": {"path": "masakhaner/hau/test.txt"}}
+    with caplog.at_level("INFO", logger="xlt.data.locations"):
+        location = parse_location(node, "data.target.test (hau)")
+        parse_location(node, "data.target.test (hau)")  # resolved again: logged once
+    assert location.path == "/data/masakhaner2/hau/test.txt" and location.sample.path == "masakhaner/hau/test.txt"
+    assert (location.hub, location.name, location.split, location.revision, location.data_dir) == (None,) * 5
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["data.target.test (hau): reading the local path /data/masakhaner2/hau/test.txt instead of "
+                        "the hub dataset (dropped hub=masakhane/masakhaner, name=x, split=test, "
+                        "revision=refs/convert/parquet, data_dir=hau)"]
+    with pytest.raises(ConfigError, match="give either hub or path"):
+        parse_location({"split": "test"}, "w")
+
+
+def test_rows_carry_their_origin_through_filter_and_columns(tmp_path):
+    location = DataLocation(path=str(SAMPLES_DIR / "americasnli/test.tsv"), filter={"language": "gn"},
+                            columns={"text": "premise"})
+    dataset = load_location(location, "t")
+    lines = (SAMPLES_DIR / "americasnli/test.tsv").read_text(encoding="utf-8-sig").splitlines()
+    origins = row_origins(dataset[:3], "t", 0)
+    for origin, premise in zip(origins, dataset[:3]["text"]):
+        file, line = origin.rsplit(":", 1)
+        assert file == str(SAMPLES_DIR / "americasnli/test.tsv") and lines[int(line) - 1].split("\t")[1] == premise
+    assert int(origins[0].rsplit(":", 1)[1]) > 60  # not the row's index after filtering
+    hub_file = tmp_path / "rows.jsonl"  # a hub builder (json) over a local file: rows keep their split index
+    hub_file.write_text("".join(json.dumps({"language": lang, "text": str(i)}) + "\n"
+                                for i, lang in enumerate(["aym", "gn", "aym", "gn"])))
+    hub = load_location(DataLocation(hub="json", data_files=str(hub_file), split="train", filter={"language": "gn"}),
+                        "data.target.test (gn)")
+    assert row_origins(hub[:], "data.target.test (gn)", 0) == ["data.target.test (gn): row 1",
+                                                               "data.target.test (gn): row 3"]
+    assert row_origins({"text": ["a"]}, "t", 5) == ["t: example 5"]  # built in memory: its position
+
+
+def test_hub_text_builder_strips_a_byte_order_mark(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes("\ufeffKuna rimay .\r\nIskay .\r\n".encode())
+    dataset = load_location(DataLocation(hub="text", data_files=str(corpus), split="train"), "data.corpus (quy)")
+    assert dataset["text"] == ["Kuna rimay .", "Iskay ."]
+
+
+def test_bundled_samples_carry_real_file_quirks_and_read_cleanly(caplog):
+    raw = {path: path.read_bytes() for path in SAMPLES_DIR.rglob("*") if path.is_file()}
+    assert sum(data.startswith(b"\xef\xbb\xbf") for data in raw.values()) >= 5
+    assert sum(b"\r\n" in data for data in raw.values()) >= 5
+    swa, yor = SAMPLES_DIR / "masakhaner/swa/test.txt", SAMPLES_DIR / "masakhaner/yor/test.txt"
+    assert b"\n O\n" in raw[swa] and b"\n\tO\r\n" in raw[yor] and raw[yor].startswith(b"\xef\xbb\xbf")
+    with caplog.at_level("WARNING"):
+        rows = list(read_file(yor, "conll"))
+    assert rows[0]["tokens"][0].isalpha() and all(t.strip() for row in rows for t in row["tokens"])
+    assert [r.getMessage().split(": ")[0] for r in caplog.records] == [str(yor)]
+    tsv = load_location(DataLocation(path=str(SAMPLES_DIR / "americasnli/test.tsv"), filter={"language": "quy"}), "t")
+    assert tsv.column_names[0] == "language" and len(tsv) == 60
+    for path in raw:
+        if path.suffix == ".conllu":
+            assert all(not token.startswith("\ufeff") for row in read_file(path, None) for token in row["tokens"])

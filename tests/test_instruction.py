@@ -104,7 +104,7 @@ def test_multiple_choice_prompt_and_sequences(tokenizer):
     with pytest.raises(ConfigError, match="num_fewshot"):
         family(tokenizer, multiple_choice={"num_fewshot": 2}).preprocess_multiple_choice(rows, "mmlu.jsonl")
     broken = datasets.Dataset.from_list([{"question": "Q", "choices": ["a"], "answer": 3}])
-    with pytest.raises(DataError, match="question 0: answer 3"):
+    with pytest.raises(DataError, match="mmlu.jsonl: example 0: answer 3"):
         family(tokenizer).preprocess_multiple_choice(broken, "mmlu.jsonl")
 
 

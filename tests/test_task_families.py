@@ -58,9 +58,9 @@ def test_truncated_words_still_count_in_evaluation(tiny_bert_path):
 
 def test_ner_label_map_iob_repair_and_unknown_tags(tiny_bert_path):
     family = build_task(NER, load_tokenizer(tiny_bert_path))
-    assert family.tag_ids(["I-PER", "I-PER", "B-MISC", "I-LOC"], "t", 0) == [1, 2, 0, 3]
+    assert family.tag_ids(["I-PER", "I-PER", "B-MISC", "I-LOC"], "t") == [1, 2, 0, 3]
     with pytest.raises(DataError, match="unknown tag 'B-ORG'"):
-        family.tag_ids(["B-ORG"], "t", 3)
+        family.tag_ids(["B-ORG"], "t")
     with pytest.raises(ConfigError, match="label_map"):
         build_task({**NER, "label_map": {"B-DATE": "DATE"}}, None)
 

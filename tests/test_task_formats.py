@@ -9,7 +9,7 @@ import datasets
 import pytest
 
 from xlt.data.locations import DataLocation, decode_class_labels, load_location
-from xlt.data.readers import read_file
+from xlt.data.readers import TextFileFormat, read_file, read_records
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import DataError
 
@@ -25,6 +25,7 @@ CONLLU = """# newdoc id = doc1
 
 # sent_id = s2
 1\tSim\tsim\tINTJ\t_\t_\t0\troot\t_\t_
+
 """
 
 
@@ -57,7 +58,7 @@ def test_conllu_malformed_line_names_file_and_line(tmp_path, line, message):
         line,  # file line 4
         "3\tencontrar\tencontrar\tVERB\t_\t_\t1\txcomp\t_\t_",
         "4\t.\t.\tPUNCT\t_\t_\t1\tpunct\t_\t_",
-    ]) + "\n")
+    ]) + "\n\n")
     with pytest.raises(DataError, match=rf"bad\.conllu{message}"):
         list(read_file(path, None))
 
@@ -107,7 +108,7 @@ def test_squad_reader_rows_and_answer_check(tmp_path):
 
 def test_location_glob_reads_matching_files_in_order(tmp_path):
     for part in ("b", "a"):
-        (tmp_path / f"cs_pdt-ud-train-{part}.conllu").write_text(f"1\t{part}\t_\tX\t_\t_\t0\troot\t_\t_\n")
+        (tmp_path / f"cs_pdt-ud-train-{part}.conllu").write_text(f"1\t{part}\t_\tX\t_\t_\t0\troot\t_\t_\n\n")
     dataset = load_location(DataLocation(path=str(tmp_path / "cs_pdt-ud-train-*.conllu")), "w")
     assert dataset["tokens"] == [["a"], ["b"]]
     with pytest.raises(DataError, match="file not found"):
@@ -123,3 +124,126 @@ def test_hub_class_labels_are_decoded_to_names():
     decoded = decode_class_labels(dataset)
     assert decoded[0]["ner_tags"] == ["B-PER", "I-PER"]
     assert decoded[0]["label"] == "positive"  # SMSA's 0 is positive: matched by name, not by id
+
+
+# ---------------------------------------------------------------------------- real-file quirks
+BOM = "\ufeff"
+
+
+@pytest.mark.parametrize("fmt, name, content, first", [
+    ("tsv", "test.tsv", "language\tpremise\thypothesis\tlabel\naym\ta\tb\tneutral\n", ("language", "aym")),
+    ("csv", "test.csv", "id,text,label\n0,a b,positive\n", ("id", "0")),
+    ("jsonl", "train.jsonl", '{"text": "a"}\n', ("text", "a")),
+    ("json", "train.json", '[{"text": "a"}]', ("text", "a")),
+    ("text", "quy.txt", "Kuna rimay .\n", ("text", "Kuna rimay .")),
+    ("conll", "test.txt", "Amara B-PER\nsees O\n", ("tokens", ["Amara", "sees"])),
+    ("conllu", "x-ud-test.conllu", "# sent_id = 1\n1\tSim\tsim\tINTJ\t_\t_\t0\troot\t_\t_\n\n", ("tokens", ["Sim"])),
+    ("squad", "dev.json", json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "ab", "qas": [
+        {"id": "q", "question": "?", "answers": [{"text": "a", "answer_start": 0}]}]}]}]}), ("id", "q")),
+])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_every_reader_strips_a_byte_order_mark_and_reads_crlf(tmp_path, fmt, name, content, first, newline):
+    path = tmp_path / name
+    path.write_bytes((BOM + content).replace("\n", newline).encode("utf-8"))
+    rows = list(read_file(path, fmt))
+    column, value = first
+    assert rows[0][column] == value and not any(BOM in key for key in rows[0])
+    assert not any("\r" in str(v) for row in rows for v in row.values())
+
+
+def test_conll_empty_token_lines_are_skipped_with_one_warning_per_file(tmp_path, caplog):
+    path = tmp_path / "test.txt"
+    # MasakhaNER 2.0 writes such lines: an empty token before the tag, with a space or a tab
+    path.write_text("Amara B-PER\n O\nsees O\n\n\tO\nKofi B-PER\n\u00a0 O\n")
+    with caplog.at_level("WARNING"):
+        rows = list(read_file(path, "conll"))
+    assert rows == [{"id": "0", "tokens": ["Amara", "sees"], "ner_tags": ["B-PER", "O"]},
+                    {"id": "1", "tokens": ["Kofi"], "ner_tags": ["B-PER"]}]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{path}: skipped 3 empty or whitespace token(s) at line(s) 2, 5, 7"]
+    path.write_text("Amara B-PER\n O\n")  # an explicit separator reads the empty first field as well
+    assert list(read_file(path, "conll", {"separator": " "}))[0]["tokens"] == ["Amara"]
+    path.write_text("EU NNP B-NP B-ORG\n NNP B-NP O\n  Kano NNP B-NP B-LOC\n")  # one column short: empty
+    assert list(read_file(path, "conll"))[0]["tokens"] == ["EU", "Kano"]  # an indented full line keeps its token
+    for bad, message in (("Amara B-PER\nlives\n", r"test\.txt:2: expected a token and a tag"),
+                         ("Amara B-PER\n lives\n", r"test\.txt:2: invalid NER tag 'lives'"),
+                         ("Amara\tB-PER\nlives\t\n", r"test\.txt:2: empty tag column")):
+        path.write_text(bad)
+        with pytest.raises(DataError, match=message):
+            list(read_file(path, "conll", {"separator": "\t"} if "\t" in bad else {}))
+
+
+def test_conll_without_a_final_blank_line_reads_its_last_sentence(tmp_path):
+    """Published CoNLL-2003 / MasakhaNER files often end without the blank line: not truncation."""
+    path = tmp_path / "test.txt"
+    path.write_text("Amara B-PER\nsees O")
+    assert [r["tokens"] for r in read_file(path, "conll")] == [["Amara", "sees"]]
+    path.write_text("Amara B-PER\nsees O\nKofi B-")  # a cut inside a line still fails
+    with pytest.raises(DataError, match=r"test\.txt:3: invalid NER tag 'B-'"):
+        list(read_file(path, "conll"))
+    path.write_text("Amara B-PER\nsees O\nKofi ")
+    with pytest.raises(DataError, match=r"test\.txt:3: expected a token and a tag"):
+        list(read_file(path, "conll"))
+
+
+@pytest.mark.parametrize("cut", [
+    len(CONLLU) - 1,  # the final blank line lost
+    len(CONLLU) - 2,  # in the last column of the last word
+    CONLLU.index("# sent_id = s2") + len("# sent_id = s2\n"),  # at a line break after a comment
+    CONLLU.index("4\t.\t.") + len("4\t.\t.\tPUNCT\t_\t_\t1\tpunct\t1:punct\t_\n"),  # at a line break, mid-sentence
+])
+def test_conllu_cut_short_is_refused(tmp_path, cut):
+    path = tmp_path / "x-ud-test.conllu"
+    path.write_text(CONLLU[:cut])
+    with pytest.raises(DataError, match=r"x-ud-test\.conllu:\d+: .*(not closed by a blank line|no sentence after)"):
+        list(read_file(path, None))
+
+
+def test_conllu_empty_field_is_malformed_but_underscore_form_is_a_word(tmp_path):
+    path = tmp_path / "x-ud-test.conllu"
+    path.write_text("1\t_\t_\tPUNCT\t_\t_\t0\troot\t_\t_\n\n")  # "_" is a form (UD writes it so)
+    assert list(read_file(path, None))[0]["tokens"] == ["_"]
+    path.write_text("1\tSim\tsim\tINTJ\t_\t_\t0\troot\t_\t_\n2\t\t_\tPUNCT\t_\t_\t1\tpunct\t_\t_\n\n")
+    with pytest.raises(DataError, match=r"x-ud-test\.conllu:2: empty FORM field"):
+        list(read_file(path, None))
+    path.write_text("1\tSim\tsim\tINTJ\t_\t_\t0\t\t_\t_\n\n")
+    with pytest.raises(DataError, match=r"x-ud-test\.conllu:1: empty DEPREL field"):
+        list(read_file(path, None))
+
+
+def test_txt_format_is_the_task_familys(tmp_path):
+    path = tmp_path / "test.txt"
+    path.write_text("Amara B-PER\nsees O\n")
+    assert list(read_file(path, None)) == [{"text": "Amara B-PER"}, {"text": "sees O"}]  # corpora: plain text
+    ner = TextFileFormat("conll", {"tags_field": "ner_tags"})
+    assert list(read_file(path, None, text_file=ner)) == [{"id": "0", "tokens": ["Amara", "sees"],
+                                                          "ner_tags": ["B-PER", "O"]}]
+    path.write_text("Amara PROPN\nsees VERB\n")
+    pos = TextFileFormat("conll", {"tags_field": "upos", "check_tags": False})
+    assert list(read_file(path, None, text_file=pos))[0]["upos"] == ["PROPN", "VERB"]
+    assert list(read_file(path, None, {"tags_field": "pos"}, pos))[0]["pos"] == ["PROPN", "VERB"]  # location wins
+    (tmp_path / "test.tsv").write_text("a\tb\n1\t2\n")
+    assert list(read_file(tmp_path / "test.tsv", None, text_file=ner)) == [{"a": "1", "b": "2"}]
+
+
+def test_rows_keep_their_file_and_line(tmp_path):
+    path = tmp_path / "test.txt"
+    path.write_text("-DOCSTART- O\n\nAmara B-PER\n\n\nKofi B-PER\nsees O\n")
+    assert [position for position, _ in read_records(path, "conll")] == ["3", "6"]
+    csv_path = tmp_path / "test.csv"
+    csv_path.write_text('id,text,label\n0,"two\nlines",positive\n\n1,b,neutral\n')
+    assert [position for position, _ in read_records(csv_path, None)] == ["2", "5"]
+    conllu = tmp_path / "x.conllu"
+    conllu.write_text(CONLLU)
+    assert [position for position, _ in read_records(conllu, None)] == ["1", "11"]  # from the first comment
+
+
+@pytest.mark.parametrize("fmt, content", [
+    ("tsv", "a\tb\n1\t2\n3\tG\xfcnther\n"), ("conll", "A O\n\nG\xfcnther B-PER\n"),
+    ("text", "a\nb\nG\xfcnther\n"), ("json", '[{"a": 1},\n {"a": 2},\n {"a": "G\xfc"}]'),
+])
+def test_a_file_that_is_not_utf8_names_its_first_bad_line(tmp_path, fmt, content):
+    path = tmp_path / f"latin1.{fmt}"
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.\w+:3: not UTF-8 \(byte 0xfc at column \d+\); convert the file"):
+        list(read_file(path, fmt))

@@ -14,22 +14,43 @@ same real format (its ``path`` relative to the bundled samples directory). With
 columns typed ``ClassLabel`` are decoded to their label names, so labels are always matched by
 name, never by a dataset's own integer order (SMSA, for instance, numbers its labels in the
 opposite order to NusaX).
+
+A location that gives ``path`` as well as ``hub`` reads the local path: the hub fields (``hub``,
+``name``, ``split``, ``revision``, ``data_dir``, ``data_files``) are dropped with a log line, so one
+override (``+data.target.test.path=FILE``) points a hub location at a local copy. ``columns``,
+``filter`` and ``options`` given as null are empty.
+
+Every row keeps where it came from, in a hidden column that the task families read only for their
+error messages (an unknown label names ``file:line`` even after a ``filter``): ``_source``
+(``file:line``, or ``file:data[i]...`` for JSON) for local files, ``_row`` (the row's index in the
+split) for hub datasets. :func:`row_origins` turns them into the text of an error message.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 
 from xlt.config import as_dict, parse
-from xlt.data.readers import read_file
+from xlt.data.readers import ENCODING, PLAIN_TEXT, TextFileFormat, read_records
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError, DataError
 from xlt.utils.hashing import file_fingerprint
+
+log = logging.getLogger(__name__)
+
+SOURCE_COLUMN = "_source"  # local files: "file:line" (JSON: "file:data[i]...") of each row
+ROW_COLUMN = "_row"  # hub datasets: each row's index in its split
+HIDDEN_COLUMNS = (SOURCE_COLUMN, ROW_COLUMN)
+HUB_FIELDS = ("hub", "name", "split", "revision", "data_dir", "data_files")
+TEXT_BUILDERS = ("text", "json", "csv")  # datasets' builders of raw files, which take an ``encoding``
 
 
 @dataclass
@@ -49,16 +70,32 @@ class DataLocation:
     sample: DataLocation | None = None  # bundled stand-in for the offline smoke profile
 
     def __post_init__(self) -> None:
+        for name in ("options", "columns", "filter"):  # null (e.g. ``columns: null``) is empty
+            value = getattr(self, name)
+            if value is None:
+                setattr(self, name, {})
+            elif not isinstance(value, Mapping):
+                raise ValueError(f"{name}: expected a mapping, got {type(value).__name__} {value!r}")
         if isinstance(self.sample, dict):
             self.sample = parse(DataLocation, self.sample, "sample")
 
 
+_REPORTED_OVERRIDES: set[tuple[str, str]] = set()
+
+
 def parse_location(node: Any, where: str) -> DataLocation:
+    """The location of config ``node``; a local ``path`` wins over hub fields given with it."""
     location = parse(DataLocation, node, where)
     if location.hub is None and location.path is None:
         raise ConfigError(f"{where}: give either hub or path")
-    if location.hub is not None and location.path is not None:
-        raise ConfigError(f"{where}: give hub or path, not both")
+    if location.path is not None:
+        dropped = {name: getattr(location, name) for name in HUB_FIELDS if getattr(location, name) is not None}
+        if dropped:
+            if (where, location.path) not in _REPORTED_OVERRIDES:  # locations are resolved many times
+                _REPORTED_OVERRIDES.add((where, location.path))
+                log.info("%s: reading the local path %s instead of the hub dataset (dropped %s)", where,
+                         location.path, ", ".join(f"{k}={v}" for k, v in dropped.items()))
+            location = DataLocation(**{**vars(location), **dict.fromkeys(dropped)})
     return location
 
 
@@ -121,33 +158,72 @@ def decode_class_labels(dataset: datasets.Dataset) -> datasets.Dataset:
     return dataset.map(decode, batched=True, features=features)
 
 
-def load_location(location: DataLocation, where: str) -> datasets.Dataset:
-    """Read a location into a ``datasets.Dataset`` with renamed columns, filter and cap applied."""
+def visible_columns(names: Sequence[str]) -> list[str]:
+    """Column names without the hidden row-origin columns (for messages)."""
+    return [name for name in names if name not in HIDDEN_COLUMNS]
+
+
+def row_origins(chunk: Mapping[str, Sequence[Any]], where: str, start: int) -> list[str]:
+    """Where each row of a column chunk (``dataset[start:stop]``) came from, as error messages name
+    it: ``file:line`` for rows of a local file, ``<where>: row N`` for a hub split's row N, else
+    ``<where>: example I`` (the position in ``dataset``, for datasets built in memory)."""
+    count = len(next(iter(chunk.values()))) if chunk else 0
+    if chunk.get(SOURCE_COLUMN) is not None:
+        return [str(source) for source in chunk[SOURCE_COLUMN]]
+    if chunk.get(ROW_COLUMN) is not None:
+        return [f"{where}: row {row}" for row in chunk[ROW_COLUMN]]
+    return [f"{where}: example {start + i}" for i in range(count)]
+
+
+def row_origin(row: Mapping[str, Any], where: str, index: int) -> str:
+    """:func:`row_origins` of one row (a dict of values) at position ``index``."""
+    (origin,) = row_origins({key: [value] for key, value in row.items()}, where, index)
+    return origin
+
+
+def _read_local(location: DataLocation, where: str, text_file: TextFileFormat) -> datasets.Dataset:
+    files = local_files(location.path)
+    if not files:
+        raise DataError(f"{where}: file not found: {location.path}")
+    rows = [{**row, SOURCE_COLUMN: f"{path}:{position}"} for path in files
+            for position, row in read_records(path, location.format, location.options, text_file)]
+    if not rows:
+        raise DataError(f"{location.path}: no examples")
+    return datasets.Dataset.from_list(rows)
+
+
+def _read_hub(location: DataLocation, where: str) -> datasets.Dataset:
+    # datasets' raw-file builders read UTF-8 without stripping a byte-order mark unless told
+    encoding = {"encoding": ENCODING} if location.hub in TEXT_BUILDERS else {}
+    try:
+        dataset = datasets.load_dataset(location.hub, location.name, split=location.split,
+                                        revision=location.revision, data_dir=location.data_dir,
+                                        data_files=location.data_files, **encoding)
+    except Exception as error:  # the hub raises many types; name the location
+        raise DataError(f"{where}: could not load hub dataset {location.hub!r}"
+                        f"{'/' + location.name if location.name else ''} split {location.split!r}: "
+                        f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    if not isinstance(dataset, datasets.Dataset):
+        raise DataError(f"{where}: hub dataset {location.hub!r} needs a split (found {list(dataset)})")
+    dataset = decode_class_labels(dataset)
+    return dataset.add_column(ROW_COLUMN, np.arange(len(dataset), dtype=np.int64))
+
+
+def load_location(location: DataLocation, where: str, text_file: TextFileFormat = PLAIN_TEXT) -> datasets.Dataset:
+    """Read a location into a ``datasets.Dataset`` with renamed columns, filter and cap applied.
+    ``text_file``: how a ``.txt`` file without ``format`` is read (the task family's
+    ``text_file_format()``; default plain text). Rows carry their origin (module docstring)."""
     if location.path is not None:
-        files = local_files(location.path)
-        if not files:
-            raise DataError(f"{where}: file not found: {location.path}")
-        rows = [row for path in files for row in read_file(path, location.format, location.options)]
-        if not rows:
-            raise DataError(f"{location.path}: no examples")
-        dataset = datasets.Dataset.from_list(rows)
+        dataset = _read_local(location, where, text_file)
     else:
-        try:
-            dataset = datasets.load_dataset(location.hub, location.name, split=location.split,
-                                            revision=location.revision, data_dir=location.data_dir,
-                                            data_files=location.data_files)
-        except Exception as error:  # the hub raises many types; name the location
-            raise DataError(f"{where}: could not load hub dataset {location.hub!r}"
-                            f"{'/' + location.name if location.name else ''} split {location.split!r}: "
-                            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
-        dataset = decode_class_labels(dataset)
+        dataset = _read_hub(location, where)
     for column, value in location.filter.items():
         if column not in dataset.column_names:
-            raise DataError(f"{where}: filter column {column!r} not in {dataset.column_names}")
+            raise DataError(f"{where}: filter column {column!r} not in {visible_columns(dataset.column_names)}")
         dataset = dataset.filter(lambda row, c=column, v=value: row[c] == v)
     missing = [source for source in location.columns.values() if source not in dataset.column_names]
     if missing:
-        raise DataError(f"{where}: column(s) {missing} not in {dataset.column_names}")
+        raise DataError(f"{where}: column(s) {missing} not in {visible_columns(dataset.column_names)}")
     renames = {source: ours for ours, source in location.columns.items() if source != ours}
     if renames:
         clashing = [c for c in dataset.column_names if c in renames.values() and c not in renames]

@@ -8,7 +8,10 @@ changes, so related subwords exist across languages, as in real cross-lingual tr
 own word order and adjective position. The same scene can therefore be expressed in every
 language, which gives NLI pairs, plain-text corpora and (for other tasks) trees and spans
 with consistent labels. The files use the real formats (MultiNLI JSONL, AmericasNLI TSV,
-plain text), so exactly the same readers run on them as on the real data.
+plain text), so exactly the same readers run on them as on the real data, quirks included: some
+files start with a UTF-8 byte-order mark, some have CRLF line endings, and MasakhaNER samples have
+the empty-token lines of MasakhaNER 2.0 (the language corpora stay plain, as the tiny models'
+tokenizers are trained on them).
 
 Regenerate with ``python -m xlt.data.synthetic`` (a test checks the committed files match).
 """
@@ -231,17 +234,23 @@ def _parse(sentence: str) -> str:
 
 
 def write_americasnli(out: Path, languages: list[str], n_dev: int, n_test: int) -> None:
-    """AmericasNLI ``dev.tsv`` / ``test.tsv``: header ``language premise hypothesis label``."""
+    """AmericasNLI ``dev.tsv`` / ``test.tsv``: header ``language premise hypothesis label``. The test
+    file starts with a byte-order mark and the dev file has CRLF line endings (real-file quirks: the
+    first column must still be ``language``, which the targets' ``filter`` reads)."""
     for split, n in (("dev", n_dev), ("test", n_test)):
         lines = ["language\tpremise\thypothesis\tlabel"]
         for code in languages:
             lines += [f"{code}\t{p}\t{h}\t{label}" for p, h, label in nli_examples(code, n, split)]
-        _write(out / "americasnli" / f"{split}.tsv", "\n".join(lines) + "\n")
+        _write(out / "americasnli" / f"{split}.tsv", "\n".join(lines) + "\n", bom=split == "test", crlf=split == "dev")
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, bom: bool = False, crlf: bool = False) -> None:
+    """Write ``text`` as UTF-8; ``bom``/``crlf`` give it a byte-order mark / CRLF line endings, as
+    some published files have (so the readers are tested on them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    path.write_bytes(("\ufeff" if bom else "").encode("utf-8") + text.encode("utf-8"))
 
 
 AMERICASNLI_LANGUAGES = ["aym", "bzd", "cni", "gn", "hch", "nah", "oto", "quy", "shp", "tar"]

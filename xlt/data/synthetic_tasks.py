@@ -5,7 +5,8 @@ Table 6.1), generated from the scene grammar of :mod:`xlt.data.synthetic` in the
   UPOS and universal relations, ``# sent_id``/``# text`` comments, multiword tokens (fused
   preposition + determiner in some languages) and empty nodes (enhanced ellipsis in others);
 - CoNLL-2003 (``conll2003/{train,valid}.txt``: ``token POS chunk NER``, IOB1, ``-DOCSTART-``) and
-  MasakhaNER (``masakhaner/<lang>/test.txt``: ``token TAG``, IOB2) with PER/ORG/LOC, MISC and DATE;
+  MasakhaNER (``masakhaner/<lang>/test.txt``: ``token TAG``, IOB2) with PER/ORG/LOC, MISC and DATE,
+  and MasakhaNER 2.0's empty-token lines in some languages;
 - SQuAD v1.1, MLQA and XQuAD JSON whose questions ask for a scene's agent (who), patient (what) or
   place (where);
 - XNLI-1.0 ``xnli.{dev,test}.tsv``, NusaX-senti ``<language>/test.csv`` and the thesis's trimmed
@@ -13,8 +14,9 @@ Table 6.1), generated from the scene grammar of :mod:`xlt.data.synthetic` in the
 - a plain-text corpus per language that needs a language module.
 
 Every language renders the same scenes with its own word forms and order, so transfer is possible
-and the labels are consistent across languages. Registered in ``SAMPLE_SETS``; regenerate with
-``python -m xlt.data.synthetic``.
+and the labels are consistent across languages. Some files carry the quirks of published files (a
+UTF-8 byte-order mark, CRLF line endings; ``*_BOM``, ``*_CRLF``, ``MASAKHANER_QUIRKS``). Registered
+in ``SAMPLE_SETS``; regenerate with ``python -m xlt.data.synthetic``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xlt.data.synthetic import (
     CONSONANTS,
@@ -242,6 +245,11 @@ def ud_sentences(code: str, split: str, n: int) -> list[list[Token]]:
     return sentences
 
 
+# real-file quirks of some sample files: a UTF-8 byte-order mark, CRLF line endings
+UD_BOM = {"bxr", "ja", "fr"}
+UD_CRLF = {"mt", "ja", "et"}
+
+
 def write_treebank(out: Path, code: str, treebank: str, directory: str, splits: dict[str, int]) -> None:
     fuse = code != "en" and _flag(code, "fuse", 0.5)
     enhanced = _flag(code, "enhanced", 0.3)
@@ -251,7 +259,8 @@ def write_treebank(out: Path, code: str, treebank: str, directory: str, splits: 
         for i, tokens in enumerate(ud_sentences(code, split, n)):
             empty = enhanced and rng.random() < 0.2
             text += _conllu_sentence(tokens, f"{treebank}-{split}-{i + 1:04d}", fuse, empty) + "\n"
-        _write(out / "ud" / directory / f"{treebank}-ud-{split}.conllu", text)
+        _write(out / "ud" / directory / f"{treebank}-ud-{split}.conllu", text, bom=code in UD_BOM,
+               crlf=code in UD_CRLF)
 
 
 def write_ud(out: Path) -> None:
@@ -278,7 +287,8 @@ def ner_sentences(code: str, split: str, n: int, misc: bool, date: bool) -> list
 
 
 def write_conll2003(out: Path) -> None:
-    """``token POS chunk NER`` in IOB1 with ``-DOCSTART-`` lines (as the files the thesis used)."""
+    """``token POS chunk NER`` in IOB1 with ``-DOCSTART-`` lines (as the files the thesis used); the
+    last sentence has no blank line after it, and ``valid.txt`` has CRLF line endings."""
     for split, n in (("train", 300), ("valid", 50)):
         lines = ["-DOCSTART- -X- -X- O", ""]
         for i, tokens in enumerate(ner_sentences("en", split, n, misc=True, date=False)):
@@ -289,16 +299,31 @@ def write_conll2003(out: Path) -> None:
                 chunk = "O" if token.upos == "PUNCT" else ("B-VP" if token.upos == "VERB" else "I-NP")
                 lines.append(f"{token.form} {PTB.get(token.upos, 'NN')} {chunk} {tag}")
             lines.append("")
-        _write(out / "conll2003" / f"{split}.txt", "\n".join(lines))
+        _write(out / "conll2003" / f"{split}.txt", "\n".join(lines), crlf=split == "valid")
+
+
+# Quirks of the published MasakhaNER files, so that the readers and the smoke runs meet them: a
+# byte-order mark, CRLF line endings, and MasakhaNER 2.0's lines with an empty token before the tag
+# (" O", "\tO"), which are skipped with a warning.
+MASAKHANER_QUIRKS: dict[str, dict[str, Any]] = {
+    "hau": {"bom": True}, "ibo": {"crlf": True}, "swa": {"empty_token": " O"},
+    "yor": {"bom": True, "crlf": True, "empty_token": "\tO"},
+}
 
 
 def write_masakhaner(out: Path) -> None:
-    """``token TAG`` (IOB2, with DATE) per line, a blank line between sentences."""
+    """``token TAG`` (IOB2, with DATE) per line, a blank line between sentences (none after the last);
+    the quirks of ``MASAKHANER_QUIRKS``: an empty-token line after the second word of every 7th sentence."""
     for code in MASAKHANER:
+        quirks = MASAKHANER_QUIRKS.get(code, {})
         lines = []
-        for tokens in ner_sentences(code, "test", 25, misc=False, date=True):
-            lines += [f"{t.form} {t.ner}" for t in tokens] + [""]
-        _write(out / "masakhaner" / code / "test.txt", "\n".join(lines))
+        for i, tokens in enumerate(ner_sentences(code, "test", 25, misc=False, date=True)):
+            words = [f"{t.form} {t.ner}" for t in tokens]
+            if quirks.get("empty_token") and i % 7 == 3:
+                words.insert(2, quirks["empty_token"])
+            lines += words + [""]
+        _write(out / "masakhaner" / code / "test.txt", "\n".join(lines), bom=quirks.get("bom", False),
+               crlf=quirks.get("crlf", False))
 
 
 # ---------------------------------------------------------------------------- QA
@@ -344,8 +369,12 @@ def qa_paragraphs(code: str, split: str, paragraphs: int, prefix: str) -> list[d
     return articles
 
 
-def _write_squad(path: Path, articles: list[dict], version: str) -> None:
-    _write(path, json.dumps({"data": articles, "version": version}, ensure_ascii=False, separators=(",", ":")))
+def _write_squad(path: Path, articles: list[dict], version: str, bom: bool = False) -> None:
+    _write(path, json.dumps({"data": articles, "version": version}, ensure_ascii=False, separators=(",", ":")),
+           bom=bom)
+
+
+XQUAD_BOM = {"el", "th"}  # XQuAD JSON files that start with a byte-order mark (a real-file quirk)
 
 
 def write_qa(out: Path) -> None:
@@ -356,7 +385,8 @@ def write_qa(out: Path) -> None:
             path = out / "mlqa" / split / f"{split}-context-{code}-question-{code}.json"
             _write_squad(path, qa_paragraphs(code, f"mlqa-{split}", n, "mlqa"), "1.0")
     for code in MLQA + XQUAD_TARGETS:
-        _write_squad(out / "xquad" / f"xquad.{code}.json", qa_paragraphs(code, "xquad", 8, "xquad"), "1.1")
+        _write_squad(out / "xquad" / f"xquad.{code}.json", qa_paragraphs(code, "xquad", 8, "xquad"), "1.1",
+                     bom=code in XQUAD_BOM)
 
 
 # ---------------------------------------------------------------------------- XNLI
@@ -403,17 +433,23 @@ def sentiment_examples(code: str, split: str, n: int) -> list[tuple[str, str]]:
     return rows
 
 
+NUSAX_BOM = {"ban", "mad"}  # NusaX CSVs with a byte-order mark before the ``id`` header (real-file quirk)
+NUSAX_CRLF = {"mad", "bug"}
+
+
 def write_sentiment(out: Path) -> None:
     """NusaX-senti ``<language>/test.csv`` (``id,text,label``) and the thesis's SMSA-trimmed TSVs
-    (``text<TAB>label``, integer labels already in NusaX order)."""
+    (``text<TAB>label``, integer labels already in NusaX order; ``validation.tsv`` with CRLF line
+    endings)."""
     for code, name in NUSAX.items():
         lines = ["id,text,label"] + [f"{i},{text},{label}" for i, (text, label) in
                                       enumerate(sentiment_examples(code, "test", 20))]
-        _write(out / "nusax" / name / "test.csv", "\n".join(lines) + "\n")
+        _write(out / "nusax" / name / "test.csv", "\n".join(lines) + "\n", bom=code in NUSAX_BOM,
+               crlf=code in NUSAX_CRLF)
     for split, n in (("train", 300), ("validation", 60)):
         lines = ["text\tlabel"] + [f"{text}\t{SENTIMENTS.index(label)}" for text, label in
                                    sentiment_examples("ind", split, n)]
-        _write(out / "smsa-trimmed" / f"{split}.tsv", "\n".join(lines) + "\n")
+        _write(out / "smsa-trimmed" / f"{split}.tsv", "\n".join(lines) + "\n", crlf=split == "validation")
 
 
 # ---------------------------------------------------------------------------- corpora

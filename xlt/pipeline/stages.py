@@ -115,7 +115,7 @@ def _source_examples(family: Any, locations: list[DataLocation], cap: int | None
     remaining = cap
     for i, location in enumerate(locations):
         at = f"{where}[{i}]" if len(locations) > 1 else where
-        dataset = load_location(location, at)
+        dataset = load_location(location, at, family.text_file_format())
         if remaining is not None:
             dataset = dataset.select(range(min(remaining, len(dataset))))
             remaining -= len(dataset)
@@ -173,7 +173,8 @@ def evaluation_stage(exp: Experiment, lang: str, task_stage: Stage, lang_stage: 
 
 def _build_evaluation(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:
     family = build_task(exp.task_cfg, exp.tokenizer)
-    examples = family.preprocess(load_location(location, f"data.target.test ({lang})"), f"data.target.test ({lang})")
+    where = f"data.target.test ({lang})"
+    examples = family.preprocess(load_location(location, where, family.text_file_format()), where)
     model = family.build_model(exp.model_path, exp.model)
     _attach(exp, exp.task_module.method, ctx.inputs["task"], model, with_head=True)  # theta + phi_task (+ head)
     if "lang" in ctx.inputs:  # + phi_lang(target) (§4.3.2)

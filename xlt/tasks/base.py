@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from xlt.data.readers import PLAIN_TEXT, TextFileFormat
 from xlt.eval.metrics import Metric, average
 from xlt.models.loading import body_of
 from xlt.training.schedule import Schedule
@@ -139,3 +140,8 @@ class TaskFamily(ABC):
     @abstractmethod
     def metric(self) -> Metric:
         """A fresh metric accumulator (its ``primary`` metric selects checkpoints)."""
+
+    def text_file_format(self) -> TextFileFormat:
+        """How this task reads a ``.txt`` data file whose location gives no ``format`` (and the
+        options of that reader): plain text lines by default (MLM corpora)."""
+        return PLAIN_TEXT

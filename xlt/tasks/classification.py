@@ -17,6 +17,7 @@ from torch import nn
 
 from xlt.config import parse
 from xlt.data.collators import ClassificationCollator
+from xlt.data.locations import row_origins, visible_columns
 from xlt.errors import ConfigError, DataError
 from xlt.eval.metrics import Accuracy, MacroF1, Metric
 from xlt.models.loading import ModelConfig, load_encoder
@@ -89,7 +90,7 @@ class ClassificationFamily(TaskFamily):
     def collator(self) -> ClassificationCollator:
         return ClassificationCollator(self.tokenizer.pad_token_id)
 
-    def _label_id(self, value: Any, where: str, row: int) -> int | None:
+    def _label_id(self, value: Any, origin: str) -> int | None:
         labels = self.cfg.labels
         if isinstance(value, str):
             value = self.cfg.label_map.get(value, value)
@@ -98,27 +99,28 @@ class ClassificationFamily(TaskFamily):
             if value not in labels and value.isdigit():
                 value = int(value)  # a label id written as text (e.g. a TSV column), in task.labels order
             elif value not in labels:
-                raise DataError(f"{where}: example {row}: unknown label {value!r} (labels: {labels})")
+                raise DataError(f"{origin}: unknown label {value!r} (labels: {labels})")
             else:
                 return labels.index(value)
         if value is None or int(value) < 0:
             return None
         if int(value) >= len(labels):
-            raise DataError(f"{where}: example {row}: label id {value} out of range for {labels}")
+            raise DataError(f"{origin}: label id {value} out of range for {labels}")
         return int(value)
 
     def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
         fields = self.cfg.text_fields
         missing = [f for f in [*fields, self.cfg.label_field] if f not in dataset.column_names]
         if missing:
-            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+            raise DataError(f"{where}: missing column(s) {missing} (found {visible_columns(dataset.column_names)})")
         examples = []
         for start in range(0, len(dataset), 1000):
             chunk = dataset[start:start + 1000]
             texts = [chunk[f] for f in fields]
             encoded = self.tokenizer(*texts, truncation=True, max_length=self.cfg.max_seq_length)
+            origins = row_origins(chunk, where, start)
             for i, value in enumerate(chunk[self.cfg.label_field]):
-                label = self._label_id(value, where, start + i)
+                label = self._label_id(value, origins[i])
                 if label is None:
                     continue
                 example = {key: encoded[key][i] for key in encoded.keys()}

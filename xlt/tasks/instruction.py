@@ -30,6 +30,7 @@ from torch import nn
 
 from xlt.config import parse
 from xlt.data.collators import IGNORE_INDEX
+from xlt.data.locations import row_origin, visible_columns
 from xlt.errors import ConfigError, DataError
 from xlt.eval.metrics import MeanLoss, Metric
 from xlt.eval.multiple_choice import MultipleChoiceAccuracy
@@ -72,7 +73,7 @@ def detect_format(columns: Sequence[str], where: str) -> str:
         return "flan"
     if {"instruction", "output"} <= set(columns):
         return "alpaca"
-    raise DataError(f"{where}: cannot tell the instruction format from columns {list(columns)} "
+    raise DataError(f"{where}: cannot tell the instruction format from columns {visible_columns(columns)} "
                     "(expected messages, inputs/targets or instruction/input/output)")
 
 
@@ -289,7 +290,7 @@ class InstructionFamily(TaskFamily):
                 messages = to_messages(row, fmt)
                 example = encode_chat(messages, self.tokenizer, None if self.cfg.packing else self.cfg.max_seq_length)
             except (KeyError, TypeError, ValueError) as error:
-                raise DataError(f"{where}: example {row_number}: malformed {fmt} record ({error})") from None
+                raise DataError(f"{row_origin(row, where, row_number)}: malformed {fmt} record ({error})") from None
             if any(label != IGNORE_INDEX for label in example["labels"][1:]):
                 examples.append(example)
         if self.cfg.packing:
@@ -303,7 +304,7 @@ class InstructionFamily(TaskFamily):
         cfg = self.cfg.multiple_choice
         missing = [c for c in ("question", "choices", "answer") if c not in dataset.column_names]
         if missing:
-            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+            raise DataError(f"{where}: missing column(s) {missing} (found {visible_columns(dataset.column_names)})")
         shots: dict[str | None, list[dict[str, Any]]] = {}
         if cfg.num_fewshot:
             if exemplars is None:
@@ -316,7 +317,7 @@ class InstructionFamily(TaskFamily):
             choices = list(row["choices"])
             answer = int(row["answer"])
             if not 0 <= answer < len(choices) or len(choices) > len(LETTERS):
-                raise DataError(f"{where}: question {number}: answer {answer} for {len(choices)} choices")
+                raise DataError(f"{row_origin(row, where, number)}: answer {answer} for {len(choices)} choices")
             subject = row.get("subject")
             prompt, continuations = mc_prompt(row["question"], choices, subject,
                                               shots.get(subject, [])[: cfg.num_fewshot], cfg)

@@ -30,6 +30,8 @@ from torch import nn
 
 from xlt.config import parse
 from xlt.data.collators import IGNORE_INDEX, pad_batch
+from xlt.data.locations import row_origins, visible_columns
+from xlt.data.readers import TextFileFormat
 from xlt.errors import ConfigError, DataError
 from xlt.eval.metrics import Metric
 from xlt.eval.task_metrics import AttachmentScores
@@ -210,21 +212,30 @@ class DependencyParsingFamily(TaskFamily):
     def collator(self) -> ParserCollator:
         return ParserCollator(self.tokenizer.pad_token_id)
 
-    def _relation_id(self, relation: str, where: str, row: int) -> int:
-        relation = str(relation) if self.cfg.subtypes else str(relation).split(":")[0]
-        if relation not in self.relation_ids:
-            raise DataError(f"{where}: example {row}: unknown relation {relation!r} (task.relations)")
-        return self.relation_ids[relation]
+    def text_file_format(self) -> TextFileFormat:
+        """A ``.txt`` file of a parsing task holds CoNLL-U (the only format with heads and relations)."""
+        return TextFileFormat("conllu")
+
+    def _relation_ids(self, relations: Sequence[str], origin: str) -> list[int]:
+        """Relation ids of one sentence; errors name ``origin`` (``file:line``) and the word (1-based)."""
+        ids = []
+        for word, relation in enumerate(relations, 1):
+            relation = str(relation) if self.cfg.subtypes else str(relation).split(":")[0]
+            if relation not in self.relation_ids:
+                raise DataError(f"{origin}: word {word}: unknown relation {relation!r} (task.relations)")
+            ids.append(self.relation_ids[relation])
+        return ids
 
     def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
         fields = [self.cfg.tokens_field, self.cfg.heads_field, self.cfg.relations_field]
         missing = [f for f in fields if f not in dataset.column_names]
         if missing:
-            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+            raise DataError(f"{where}: missing column(s) {missing} (found {visible_columns(dataset.column_names)})")
         examples = []
         for start in range(0, len(dataset), 1000):
             chunk = dataset[start:start + 1000]
             words, heads, rels = [], [], []
+            origins = row_origins(chunk, where, start)
             for i in range(len(chunk[fields[0]])):
                 clean = multiword_free({f: chunk[f][i] for f in fields} | {"head": chunk[fields[1]][i]}, fields)
                 sentence = [str(w) for w in clean[fields[0]]]
@@ -233,12 +244,14 @@ class DependencyParsingFamily(TaskFamily):
                 try:
                     sentence_heads = [int(h) for h in clean[fields[1]]]
                 except (TypeError, ValueError):
-                    raise DataError(f"{where}: example {start + i}: non-integer head in {clean[fields[1]]}") from None
-                if any(not 0 <= h <= len(sentence) for h in sentence_heads):
-                    raise DataError(f"{where}: example {start + i}: head out of range 0..{len(sentence)}")
+                    raise DataError(f"{origins[i]}: non-integer head in {clean[fields[1]]}") from None
+                outside = [k for k, h in enumerate(sentence_heads) if not 0 <= h <= len(sentence)]
+                if outside:
+                    raise DataError(f"{origins[i]}: word {outside[0] + 1}: head {sentence_heads[outside[0]]} "
+                                    f"out of range 0..{len(sentence)}")
                 words.append(sentence)
                 heads.append(sentence_heads)
-                rels.append([self._relation_id(r, where, start + i) for r in clean[fields[2]]])
+                rels.append(self._relation_ids(clean[fields[2]], origins[i]))
             for example, h, r in zip(encode_words(self.tokenizer, words, self.cfg.max_seq_length), heads, rels):
                 example["heads"], example["rels"] = h, r
                 examples.append(example)

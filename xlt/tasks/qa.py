@@ -21,6 +21,7 @@ from torch import nn
 
 from xlt.config import parse
 from xlt.data.collators import pad_batch
+from xlt.data.locations import row_origins, visible_columns
 from xlt.errors import DataError
 from xlt.eval.metrics import Metric
 from xlt.eval.task_metrics import SquadScores
@@ -117,7 +118,7 @@ class QAFamily(TaskFamily):
     def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
         missing = [f for f in ("id", "question", "context", "answers") if f not in dataset.column_names]
         if missing:
-            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+            raise DataError(f"{where}: missing column(s) {missing} (found {visible_columns(dataset.column_names)})")
         examples: list[dict[str, Any]] = []
         for chunk_start in range(0, len(dataset), 500):
             chunk = dataset[chunk_start:chunk_start + 500]
@@ -130,7 +131,8 @@ class QAFamily(TaskFamily):
                 context, answers = chunk["context"][i], chunk["answers"][i]
                 sequence = encoded.sequence_ids(window)
                 if 1 not in sequence:
-                    raise DataError(f"{where}: example {chunk_start + i}: the question leaves no room for context "
+                    origin = row_origins(chunk, where, chunk_start)[i]
+                    raise DataError(f"{origin}: the question leaves no room for context "
                                     f"within max_seq_length={self.cfg.max_seq_length}")
                 first = sequence.index(1)
                 last = len(sequence) - 1 - sequence[::-1].index(1)

@@ -23,6 +23,8 @@ from torch import nn
 
 from xlt.config import parse
 from xlt.data.collators import IGNORE_INDEX, pad_batch
+from xlt.data.locations import row_origins, visible_columns
+from xlt.data.readers import TextFileFormat
 from xlt.errors import ConfigError, DataError
 from xlt.eval.metrics import Accuracy, Metric
 from xlt.eval.task_metrics import SpanF1
@@ -185,32 +187,42 @@ class TokenClassificationFamily(TaskFamily):
     def collator(self) -> TokenCollator:
         return TokenCollator(self.tokenizer.pad_token_id)
 
-    def tag_ids(self, tags: Sequence[str], where: str, row: int) -> list[int]:
+    def text_file_format(self) -> TextFileFormat:
+        """A ``.txt`` file holds CoNLL columns (token ... tag; CoNLL-2003, MasakhaNER), its tags in
+        ``task.tags_field``, checked as IOB tags when the task scores entity spans."""
+        return TextFileFormat("conll", {"tags_field": self.cfg.tags_field,
+                                        "check_tags": self.cfg.metric == "span_f1" or self.cfg.scheme == "iob2"})
+
+    def tag_ids(self, tags: Sequence[str], origin: str) -> list[int]:
+        """Label ids of one sentence's gold tags; errors name ``origin`` (the sentence's ``file:line``)
+        and the word (1-based)."""
         tags = [self.cfg.label_map.get(str(t), str(t)) for t in tags]
         if self.cfg.scheme == "iob2":
             tags = iob2(tags)
         try:
             return [self.label_ids[t] for t in tags]
         except KeyError as error:
-            raise DataError(f"{where}: example {row}: unknown tag {error.args[0]!r} "
+            word = tags.index(error.args[0]) + 1
+            raise DataError(f"{origin}: word {word}: unknown tag {error.args[0]!r} "
                             f"(task.labels: {self.cfg.labels}; map it with task.label_map)") from None
 
     def preprocess(self, dataset: Any, where: str) -> Sequence[dict[str, Any]]:
         fields = [self.cfg.tokens_field, self.cfg.tags_field]
         missing = [f for f in fields if f not in dataset.column_names]
         if missing:
-            raise DataError(f"{where}: missing column(s) {missing} (found {dataset.column_names})")
+            raise DataError(f"{where}: missing column(s) {missing} (found {visible_columns(dataset.column_names)})")
         examples = []
         for start in range(0, len(dataset), 1000):
             chunk = dataset[start:start + 1000]
             rows = [{k: chunk[k][i] for k in chunk} for i in range(len(chunk[fields[0]]))]
+            origins = row_origins(chunk, where, start)
             words, tags = [], []
             for i, row in enumerate(rows):
                 clean = multiword_free(row, fields)
                 if not clean[fields[0]]:
                     continue
                 words.append([str(w) for w in clean[fields[0]]])
-                tags.append(self.tag_ids(clean[fields[1]], where, start + i))
+                tags.append(self.tag_ids(clean[fields[1]], origins[i]))
             for example, sentence_tags in zip(encode_words(self.tokenizer, words, self.cfg.max_seq_length), tags):
                 labels = [IGNORE_INDEX] * len(example["input_ids"])
                 for word, position in enumerate(example["word_starts"]):
