@@ -191,8 +191,10 @@ class AnswerScoring:
     lang: str | None = None
 
     @classmethod
+    @cache
     def parse(cls, text: str | None) -> AnswerScoring:
-        """From ``squad`` / ``mlqa:<lang>`` (None: squad); ValueError naming the problem otherwise."""
+        """From ``squad`` / ``mlqa:<lang>`` (None: squad); ValueError naming the problem otherwise.
+        Examples and batches carry the text (Lightning rebuilds dataclasses in batches)."""
         if text is None or text == "squad":
             return cls()
         rules, _, lang = str(text).partition(":")
@@ -233,12 +235,12 @@ class SquadScores(Metric):
         self.scoring: dict[str, AnswerScoring] = {}
 
     def update(self, example_ids: Sequence[str], spans: Sequence[tuple[float, str]],
-               golds: Sequence[Sequence[str]], scorings: Sequence[AnswerScoring] | None = None) -> None:
+               golds: Sequence[Sequence[str]], scorings: Sequence[str | None] | None = None) -> None:
         """One entry per window: its example id, (score, answer text), the example's gold answers
-        and (optionally) how the example is scored."""
+        and (optionally) how the example is scored (``squad`` / ``mlqa:<lang>``, :class:`AnswerScoring`)."""
         for index, (key, (score, text), gold) in enumerate(zip(example_ids, spans, golds)):
             self.golds[key] = list(gold)
-            self.scoring[key] = scorings[index] if scorings is not None else SQUAD
+            self.scoring[key] = AnswerScoring.parse(scorings[index]) if scorings is not None else SQUAD
             if key not in self.best or score > self.best[key][0]:
                 self.best[key] = (score, text)
 

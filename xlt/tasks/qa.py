@@ -26,7 +26,7 @@ from xlt.config import parse
 from xlt.data.collators import pad_batch
 from xlt.errors import DataError
 from xlt.eval.metrics import Metric
-from xlt.eval.task_metrics import SQUAD, AnswerScoring, SquadScores
+from xlt.eval.task_metrics import AnswerScoring, SquadScores
 from xlt.models.loading import ModelConfig, load_encoder
 from xlt.tasks import register_family
 from xlt.tasks.base import TaskFamily, TaskModel
@@ -67,7 +67,7 @@ class QACollator:
         batch["example_key"] = [e["example_key"] for e in examples]
         batch["context"] = [e["context"] for e in examples]
         batch["gold_answers"] = [e["gold_answers"] for e in examples]
-        batch["answer_scoring"] = [e.get("answer_scoring", SQUAD) for e in examples]
+        batch["answer_scoring"] = [e.get("answer_scoring", "squad") for e in examples]
         return batch
 
 
@@ -168,13 +168,15 @@ class QAFamily(TaskFamily):
         return examples
 
     @staticmethod
-    def _answer_scorings(chunk: dict[str, list[Any]], start: int, where: str) -> list[AnswerScoring]:
-        """Each row's :class:`AnswerScoring` from the optional ``answer_scoring`` column (SQuAD's without it)."""
+    def _answer_scorings(chunk: dict[str, list[Any]], start: int, where: str) -> list[str]:
+        """Each row's scoring (``squad`` / ``mlqa:<lang>``, checked) from the optional ``answer_scoring``
+        column; ``squad`` without it."""
         values = chunk.get("answer_scoring") or [None] * len(chunk["id"])
         scorings = []
         for offset, value in enumerate(values):
             try:
-                scorings.append(AnswerScoring.parse(value))
+                scoring = AnswerScoring.parse(value)
             except ValueError as error:
                 raise DataError(f"{where}: example {start + offset}: {error}") from None
+            scorings.append("squad" if scoring.rules == "squad" else f"mlqa:{scoring.lang}")
         return scorings
