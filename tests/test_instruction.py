@@ -9,17 +9,22 @@ import types
 import datasets
 import pytest
 import torch
+import yaml
 
+from xlt.config import parse
 from xlt.data.collators import IGNORE_INDEX
 from xlt.errors import ConfigError, DataError
 from xlt.eval.harness import HarnessTask, run_harness
 from xlt.eval.multiple_choice import MultipleChoiceAccuracy
+from xlt.models.loading import ModelConfig
 from xlt.tasks.instruction import (
+    InstructionConfig,
     InstructionFamily,
     continuation_logprobs,
     detect_format,
     encode_chat,
     mc_prompt,
+    next_token_logprobs,
     pack,
     render_chat,
     to_messages,
@@ -86,17 +91,66 @@ def test_preprocess_drops_truncated_examples_packs_and_reports_bad_rows(tokenize
         family(tokenizer, format="xml")
 
 
-def test_multiple_choice_prompt_and_sequences(tokenizer):
-    cfg = family(tokenizer, multiple_choice={"num_fewshot": 1}).cfg.multiple_choice
-    prompt, continuations = mc_prompt("Who?", ["a", "b"], "scene_roles",
-                                      [{"question": "Q1", "choices": ["x", "y"], "answer": 1}], cfg)
-    assert prompt == ("<|user|>\nThe following are multiple choice questions (with answers) about scene roles.\n\n"
-                      "Q1\nA. x\nB. y\nAnswer: B\n\nWho?\nA. a\nB. b\n<|assistant|>\nThe answer is")
-    assert continuations == [" A", " B"]
-    rows = datasets.Dataset.from_list([{"question": "Who?", "subject": "s", "choices": ["a", "b", "c"], "answer": 2}])
-    shots = datasets.Dataset.from_list([{"question": "Q", "subject": "s", "choices": ["x", "y"], "answer": 0}])
-    sequences = family(tokenizer, multiple_choice={"num_fewshot": 1, "choice_format": "text"}) \
-        .preprocess_multiple_choice(rows, "mmlu.jsonl", shots)
+SHOTS = [{"question": "What is 2 + 2?", "subject": "elementary_mathematics", "choices": ["3", "4", "5", "6"],
+          "answer": 1},
+         {"question": "Which is prime?", "subject": "elementary_mathematics", "choices": ["4", "6", "7", "9"],
+          "answer": 2}]
+QUESTION = {"question": "What is 3 x 3?", "subject": "elementary_mathematics", "choices": ["6", "9", "12", "3"],
+            "answer": 1}
+# open-instruct's eval/mmlu/run_eval.py (gen_prompt + format_example, ntrain=2), written out by hand;
+# format_subject gives " elementary mathematics", hence the two spaces after "about"
+REFERENCE_PROMPT = ("The following are multiple choice questions (with answers) about  elementary mathematics.\n\n"
+                    "What is 2 + 2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer: B\n\n"
+                    "Which is prime?\nA. 4\nB. 6\nC. 7\nD. 9\nAnswer: C\n\n"
+                    "What is 3 x 3?\nA. 6\nB. 9\nC. 12\nD. 3\nAnswer:")
+
+
+def test_mmlu_prompt_is_open_instructs_by_default_and_with_chat_format(tokenizer):
+    """§7.4.4 / E.1: the default is open-instruct's 5-shot MMLU prompt without the chat format; the
+    chat variant is its --use_chat_format (Tulu user turn, then "The answer is:")."""
+    cfg = family(tokenizer).cfg.multiple_choice
+    assert (cfg.num_fewshot, cfg.chat_format, cfg.choice_format) == (5, False, "letter")
+    args = (QUESTION["question"], QUESTION["choices"], QUESTION["subject"], SHOTS)
+    prompt, continuations = mc_prompt(*args, cfg)
+    assert prompt == REFERENCE_PROMPT
+    assert continuations == [" A", " B", " C", " D"]
+    chat = family(tokenizer, multiple_choice={"chat_format": True}).cfg.multiple_choice
+    assert mc_prompt(*args, chat)[0] == "<|user|>\n" + REFERENCE_PROMPT + "\n<|assistant|>\nThe answer is:"
+    # the configured defaults (conf/task/instruct.yaml) are the same
+    conf = yaml.safe_load(open("conf/task/instruct.yaml"))
+    assert vars(parse(InstructionConfig, conf, "task").multiple_choice) == vars(cfg)
+
+
+def test_mmlu_sequences_drop_whole_exemplars_until_the_prompt_fits(tokenizer):
+    rows = datasets.Dataset.from_list([QUESTION])
+    shots = datasets.Dataset.from_list(SHOTS + [{"question": "Other subject?", "subject": "law",
+                                                 "choices": ["a", "b", "c", "d"], "answer": 0}])
+    cfg = family(tokenizer).cfg.multiple_choice
+    args = (QUESTION["question"], QUESTION["choices"], QUESTION["subject"])
+    lengths = [len(tokenizer(mc_prompt(*args, SHOTS[:k], cfg)[0], add_special_tokens=False)["input_ids"])
+               for k in range(3)]
+    assert lengths[0] < lengths[1] < lengths[2]
+    for limit, kept in ((lengths[2], 2), (lengths[2] - 1, 1), (lengths[1], 1), (lengths[1] - 1, 0), (lengths[0], 0)):
+        inst = family(tokenizer, multiple_choice={"max_seq_length": limit})
+        [sequence] = inst.preprocess_multiple_choice(rows, "mmlu.jsonl", shots)
+        expected = mc_prompt(*args, SHOTS[:kept], cfg)[0]
+        # the whole prompt with the tokenizer's BOS, as the reference scores it: no token cut away
+        assert sequence["input_ids"] == tokenizer(expected)["input_ids"], (limit, kept)
+        assert sequence["candidates"] == [tokenizer.encode(" " + x, add_special_tokens=False)[-1] for x in "ABCD"]
+        assert (sequence["question"], sequence["answer"], sequence["num_choices"]) == (0, 1, 4)
+    # a question longer than the limit even alone is cut from the left (the reference would loop)
+    inst = family(tokenizer, multiple_choice={"max_seq_length": lengths[0] - 3})
+    [sequence] = inst.preprocess_multiple_choice(rows, "mmlu.jsonl", shots)
+    assert sequence["input_ids"] == tokenizer(mc_prompt(*args, [], cfg)[0])["input_ids"][-(lengths[0] - 3):]
+    # choice_format text: one sequence per choice, labels on the choice's tokens
+    text_rows = datasets.Dataset.from_list([{"question": "Who?", "subject": "s", "choices": ["a", "b", "c"],
+                                             "answer": 2}])
+    text_shots = datasets.Dataset.from_list([{"question": "Q", "subject": "s", "choices": ["x", "y"], "answer": 0}])
+    text = family(tokenizer, multiple_choice={"num_fewshot": 1, "choice_format": "text"})
+    assert mc_prompt("Who?", ["a", "b", "c"], "s", list(text_shots), text.cfg.multiple_choice) == (
+        "The following are multiple choice questions (with answers) about  s.\n\nQ\nAnswer: x\n\nWho?\nAnswer:",
+        [" a", " b", " c"])
+    sequences = text.preprocess_multiple_choice(text_rows, "mmlu.jsonl", text_shots)
     assert [(s["question"], s["choice"], s["answer"], s["num_choices"]) for s in sequences] == \
         [(0, 0, 2, 3), (0, 1, 2, 3), (0, 2, 2, 3)]
     assert tokenizer.decode([t for t, label in zip(sequences[2]["input_ids"], sequences[2]["labels"])
@@ -105,11 +159,52 @@ def test_multiple_choice_prompt_and_sequences(tokenizer):
         family(tokenizer, multiple_choice={"num_fewshot": 2}).preprocess_multiple_choice(rows, "mmlu.jsonl")
     broken = datasets.Dataset.from_list([{"question": "Q", "choices": ["a"], "answer": 3}])
     with pytest.raises(DataError, match="mmlu.jsonl: example 0: answer 3"):
-        family(tokenizer).preprocess_multiple_choice(broken, "mmlu.jsonl")
+        family(tokenizer, multiple_choice={"num_fewshot": 0}).preprocess_multiple_choice(broken, "mmlu.jsonl")
+
+
+def test_mmlu_answer_is_the_letter_with_the_largest_next_token_logit(llama_path, tokenizer):
+    """As open-instruct's get_next_word_predictions: the logits after the whole prompt (BOS added), the
+    candidates " A".." D" (each ``encode(" X")[-1]``), the argmax; batched questions of different
+    lengths and numbers of choices give the same as one at a time."""
+    inst = family(tokenizer, multiple_choice={"num_fewshot": 2})
+    rows = datasets.Dataset.from_list([QUESTION, {"question": "Who sees?", "subject": "elementary_mathematics",
+                                                  "choices": ["dog", "cat"], "answer": 1},
+                                       {"question": "Where is the long lake?", "subject": "geography",
+                                        "choices": ["north", "south", "east"], "answer": 0}])
+    sequences = inst.preprocess_multiple_choice(rows, "mmlu.jsonl", datasets.Dataset.from_list(SHOTS))
+    assert len(sequences) == 3
+    batch = inst.collator()(sequences)
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(llama_path)
+    letters = [tokenizer.encode(" " + x, add_special_tokens=False)[-1] for x in "ABCD"]
+    with torch.no_grad():
+        scores = next_token_logprobs(model, batch)
+        expected_predictions = []
+        for row, question in enumerate(rows):
+            shots = SHOTS if question["subject"] == "elementary_mathematics" else []
+            prompt = mc_prompt(question["question"], question["choices"], question["subject"], shots,
+                               inst.cfg.multiple_choice)[0]
+            ids = torch.tensor([tokenizer(prompt)["input_ids"]])
+            n = len(question["choices"])
+            probs = model(input_ids=ids).logits[0, -1].softmax(-1)[letters[:n]]
+            expected_predictions.append(int(probs.argmax()))
+            assert torch.allclose(scores[row, :n].exp(), probs, atol=1e-5)
+            assert torch.isinf(scores[row, n:]).all()
+    metric = MultipleChoiceAccuracy()
+    metric.update_questions(batch["question"], batch["answer"], batch["num_choices"], scores)
+    correct = sum(p == q["answer"] for p, q in zip(expected_predictions, rows))
+    assert metric.compute() == {"accuracy": correct / 3, "questions": 3.0}
+    # the task model's validation path gives the same
+    task_model = inst.build_model(llama_path, ModelConfig(name_or_path=llama_path))
+    through_model = MultipleChoiceAccuracy()
+    with torch.no_grad():
+        task_model.update_metric(through_model, batch)
+    assert through_model.compute() == metric.compute()
 
 
 def test_continuation_logprobs_match_a_manual_computation(llama_path, tokenizer):
-    inst = family(tokenizer, multiple_choice={"num_fewshot": 0})
+    inst = family(tokenizer, multiple_choice={"num_fewshot": 0, "choice_format": "text"})
     rows = datasets.Dataset.from_list([{"question": "Who sees?", "choices": ["dog", "cat"], "answer": 1},
                                        {"question": "Where?", "choices": ["lake", "market", "school"], "answer": 0}])
     sequences = inst.preprocess_multiple_choice(rows, "mmlu.jsonl")

@@ -11,7 +11,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlt.eval.task_metrics import AttachmentScores, SpanF1, SquadScores, normalize_answer, squad_exact_match, squad_f1
+from xlt.eval.task_metrics import (
+    AnswerScoring,
+    AttachmentScores,
+    SpanF1,
+    SquadScores,
+    mlqa_exact_match,
+    mlqa_f1,
+    mlqa_normalize_answer,
+    normalize_answer,
+    squad_exact_match,
+    squad_f1,
+)
 from xlt.tasks.decoding import best_spans, greedy_heads, mst_heads, tree_score
 from xlt.tasks.tagging import iob2
 
@@ -87,6 +98,63 @@ def test_squad_scores_best_window_and_best_gold():
     assert metric.compute() == {"f1": 1.0, "exact_match": 1.0}
     metric.update(["c"], [(0.0, "small")], [["big"]])
     assert metric.compute() == {"f1": pytest.approx(2 / 3), "exact_match": pytest.approx(2 / 3)}
+
+
+# ---------------------------------------------------------------------------- MLQA
+def test_mlqa_splits_chinese_into_characters():
+    # SQuAD: one token each, nothing in common. MLQA: [北, 京, 大, 学] vs [北, 京]: P = 2/4, R = 2/2,
+    # F1 = 2 * 0.5 * 1 / 1.5 = 2/3
+    assert squad_f1("北京大学", "北京") == 0.0
+    assert mlqa_f1("北京大学", "北京", "zh") == pytest.approx(2 / 3)
+    assert mlqa_exact_match("北京大学", "北京", "zh") == 0.0
+    # CJK characters and punctuation are tokens; Latin runs stay whitespace tokens; punctuation is gone
+    assert mlqa_normalize_answer("2008年 北京奥运会。", "zh") == "2008 年 北 京 奥 运 会"
+    # [2008, 年, 北, 京] vs [北, 京, 2008]: 3 in common, P = 3/4, R = 1, F1 = 6/7
+    assert mlqa_f1("2008年北京", "北京 2008", "zh") == pytest.approx(6 / 7)
+
+
+def test_mlqa_strips_unicode_punctuation():
+    # « » ¿ ¡ 、 and the Arabic comma are Unicode punctuation (P*) but not ASCII: SQuAD keeps them
+    assert normalize_answer("«París»") == "«parís»" and squad_exact_match("«París»", "París") == 0.0
+    assert mlqa_normalize_answer("«París»", "es") == "parís"
+    assert mlqa_exact_match("¿Berlín?", "berlín", "es") == 1.0
+    assert mlqa_normalize_answer("دمشق، سوريا", "ar") == "دمشق سوريا"
+    # ASCII symbols that string.punctuation holds (the script adds them) go too: $ is category Sc
+    assert mlqa_normalize_answer("$5", "en") == "5"
+
+
+def test_mlqa_removes_each_languages_articles():
+    assert mlqa_normalize_answer("The Cat", "en") == "cat"
+    assert mlqa_normalize_answer("Los gatos de la casa", "es") == "gatos de casa"
+    assert mlqa_normalize_answer("Der Hund und eine Katze", "de") == "hund und katze"
+    assert mlqa_normalize_answer("những con mèo của tôi", "vi") == "con mèo tôi"
+    # Arabic: every ال, also inside a word (the script's pattern), becomes a space
+    assert mlqa_normalize_answer("الكتاب", "ar") == "كتاب"
+    assert mlqa_normalize_answer("مالك", "ar") == "م ك"
+    # Hindi and Chinese have none: "एक" (one / a) stays
+    assert mlqa_normalize_answer("एक किताब", "hi") == "एक किताब"
+    # articles of another language are words like any other: German "die" is not an English article
+    assert mlqa_normalize_answer("die Frau", "en") == "die frau"
+    # es "la casa" vs "casa": MLQA EM 1; SQuAD keeps "la": tokens [la, casa] vs [casa], F1 = 2/3, EM 0
+    assert mlqa_exact_match("la casa", "casa", "es") == 1.0
+    assert squad_exact_match("la casa", "casa") == 0.0 and squad_f1("la casa", "casa") == pytest.approx(2 / 3)
+    # hi: [एक, किताब] vs [किताब]: P = 1/2, R = 1, F1 = 2/3
+    assert mlqa_f1("एक किताब", "किताब", "hi") == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="no rules for language 'el'"):
+        mlqa_normalize_answer("το", "el")
+
+
+def test_answer_scoring_per_example():
+    assert AnswerScoring.parse(None) == AnswerScoring.parse("squad") == AnswerScoring("squad", None)
+    assert AnswerScoring.parse("mlqa:zh") == AnswerScoring("mlqa", "zh")
+    for bad in ("mlqa", "mlqa:el", "bleu:zh"):
+        with pytest.raises(ValueError, match="answer scoring"):
+            AnswerScoring.parse(bad)
+    metric = SquadScores()
+    metric.update(["a", "b", "c"], [(1.0, "北京大学"), (1.0, "«la casa»"), (1.0, "北京大学")],
+                  [["北京"], ["casa"], ["北京"]], ["mlqa:zh", "mlqa:es", "squad"])
+    # a: 2/3 (characters); b: EM 1 (punctuation and article gone); c: SQuAD's rules, 0
+    assert metric.compute() == {"f1": pytest.approx((2 / 3 + 1 + 0) / 3), "exact_match": pytest.approx(1 / 3)}
 
 
 def test_best_span_respects_order_length_and_context():

@@ -7,7 +7,11 @@ A location is a config node such as::
     {path: /data/americasnli/test.tsv, format: tsv, filter: {language: aym}}
     {path: /data/ud-treebanks-v2.7/UD_Czech-PDT/cs_pdt-ud-train-*.conllu}   # a glob: files concatenated
 
-plus, for the offline smoke profile, ``sample:``, a location of a bundled stand-in file in the
+``add_columns`` gives columns of one value for every row, for what a split's rows share but do
+not hold, e.g. the rules its answers are scored by (``{answer_scoring: "mlqa:{lang}"}``, read by
+extractive QA); the bundled ``sample`` of a location gets them too.
+
+Plus, for the offline smoke profile, ``sample:``, a location of a bundled stand-in file in the
 same real format (its ``path`` relative to the bundled samples directory). With
 ``data.use_samples`` the sample is read instead. Either way the result is a
 ``datasets.Dataset`` with the columns renamed by ``columns`` ({our name: source name}). Hub
@@ -67,6 +71,7 @@ class DataLocation:
     columns: dict[str, str] = field(default_factory=dict)  # {our column: source column}
     filter: dict[str, Any] = field(default_factory=dict)  # keep rows whose column equals the value
     max_examples: int | None = None
+    add_columns: dict[str, Any] = field(default_factory=dict)  # {column: the value of every row}
     sample: DataLocation | None = None  # bundled stand-in for the offline smoke profile
 
     def __post_init__(self) -> None:
@@ -106,6 +111,8 @@ def effective(location: DataLocation, use_samples: bool, samples_dir: str | None
     if location.sample is None:
         raise ConfigError(f"{where}: no bundled sample for this location (data.use_samples is set)")
     sample = location.sample
+    if location.add_columns and not sample.add_columns:  # what the rows share holds for the stand-in too
+        sample = DataLocation(**{**vars(sample), "add_columns": location.add_columns})
     base = Path(samples_dir) if samples_dir else SAMPLES_DIR
     if sample.path is not None and not Path(sample.path).is_absolute():
         sample = DataLocation(**{**vars(sample), "path": str(base / sample.path)})
@@ -124,6 +131,8 @@ def fingerprint(location: DataLocation) -> dict[str, Any]:
     """What identifies the data (for artifact keys): the spec plus local file content hashes."""
     spec = as_dict(location)
     spec.pop("sample", None)
+    if not spec.get("add_columns"):  # keys of locations without added columns stay as they were
+        spec.pop("add_columns", None)
     if location.path is not None:
         files = local_files(location.path)
         contents = [file_fingerprint(f) for f in files]
@@ -230,6 +239,10 @@ def load_location(location: DataLocation, where: str, text_file: TextFileFormat 
         if clashing:
             dataset = dataset.remove_columns(clashing)
         dataset = dataset.rename_columns(renames)
+    for column, value in (location.add_columns or {}).items():
+        if column in dataset.column_names:
+            raise DataError(f"{where}: add_columns: the data already have a column {column!r}")
+        dataset = dataset.add_column(column, [value] * len(dataset))
     if location.max_examples is not None:
         dataset = dataset.select(range(min(location.max_examples, len(dataset))))
     if len(dataset) == 0:

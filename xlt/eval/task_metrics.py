@@ -4,9 +4,12 @@
   an ``I-X`` after ``O`` or another type opens a new entity, so IOB1 and IOB2 both score right).
 - :class:`AttachmentScores`: UAS (right head) and LAS (right head and right relation) over words
   (DP; checkpoints are selected by LAS).
-- :class:`SquadScores`: exact match and token F1 of the official SQuAD v1.1 evaluation (answer
-  normalisation: lower-case, drop punctuation and the articles a/an/the, collapse whitespace; max
-  over the gold answers), as used for SQuAD, XQuAD and MLQA in §4.4.4.
+- :class:`SquadScores`: exact match and token F1 (max over the gold answers) of extractive QA
+  (§4.4.4), each example by its :class:`AnswerScoring`: the official SQuAD v1.1 evaluation (answer
+  normalisation: lower-case, drop ASCII punctuation and the articles a/an/the, collapse whitespace;
+  SQuAD and XQuAD, as XQuAD's authors score it) or the official MLQA v1 evaluation
+  (``mlqa_evaluation_v1.py``, for MLQA sets): drop every Unicode punctuation character, the answer
+  language's articles, and split Chinese into characters.
 
 Values are fractions in [0, 1] like the other metrics; tables print them x100.
 """
@@ -15,8 +18,12 @@ from __future__ import annotations
 
 import re
 import string
+import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 
 import torch
 
@@ -81,7 +88,7 @@ class AttachmentScores(Metric):
         return {"uas": self.right_head / self.words, "las": self.right_both / self.words}
 
 
-# ---------------------------------------------------------------------------- SQuAD
+# ---------------------------------------------------------------------------- SQuAD and MLQA
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
 
@@ -98,9 +105,7 @@ def squad_exact_match(prediction: str, gold: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
-def squad_f1(prediction: str, gold: str) -> float:
-    predicted_tokens = normalize_answer(prediction).split()
-    gold_tokens = normalize_answer(gold).split()
+def _token_f1(predicted_tokens: Sequence[str], gold_tokens: Sequence[str]) -> float:
     common = Counter(predicted_tokens) & Counter(gold_tokens)
     same = sum(common.values())
     if same == 0:
@@ -110,9 +115,114 @@ def squad_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def squad_f1(prediction: str, gold: str) -> float:
+    return _token_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+
+
+# The official MLQA v1 evaluation (Lewis et al., 2020, mlqa_evaluation_v1.py), per answer language.
+MLQA_ARTICLES = {
+    "en": re.compile(r"\b(a|an|the)\b"),
+    "es": re.compile(r"\b(un|una|unos|unas|el|la|los|las)\b"),
+    "de": re.compile(r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b"),
+    "vi": re.compile(r"\b(của|là|cái|chiếc|những)\b"),
+    # the script's pattern '\sال^|ال': its first branch can never match (^ after three characters), so
+    # every occurrence of the prefix ال, wherever it is, becomes a space
+    "ar": re.compile("ال"),
+    "hi": None,  # no articles
+    "zh": None,
+}
+MLQA_MIXED_SEGMENTATION = ("zh",)  # CJK characters (and punctuation) are tokens of their own
+_CJK = re.compile("[\u4e00-\u9fa5]")
+
+
+@cache
+def unicode_punctuation() -> frozenset[str]:
+    """Every character whose Unicode category starts with P, plus ASCII punctuation (MLQA's PUNCT)."""
+    return frozenset(chr(i) for i in range(sys.maxunicode)
+                     if unicodedata.category(chr(i)).startswith("P")).union(string.punctuation)
+
+
+def mixed_segmentation(text: str) -> list[str]:
+    """MLQA's tokenisation of Chinese: each CJK character (U+4E00..U+9FA5) or punctuation mark is a
+    token; the text between them is split on whitespace."""
+    punctuation = unicode_punctuation()
+    tokens: list[str] = []
+    pending = ""
+    for char in text:
+        if _CJK.search(char) or char in punctuation:
+            tokens.extend(pending.split())
+            pending = ""
+            tokens.append(char)
+        else:
+            pending += char
+    tokens.extend(pending.split())
+    return tokens
+
+
+def mlqa_normalize_answer(text: str, lang: str) -> str:
+    """The official MLQA normalisation for answer language ``lang``: lower-case, drop Unicode
+    punctuation, drop the language's articles, tokenise (whitespace; Chinese: mixed segmentation)
+    and join the tokens with single spaces."""
+    if lang not in MLQA_ARTICLES:
+        raise ValueError(f"MLQA has no rules for language {lang!r} (known: {', '.join(MLQA_ARTICLES)})")
+    punctuation = unicode_punctuation()
+    text = "".join(ch for ch in text.lower() if ch not in punctuation)
+    articles = MLQA_ARTICLES[lang]
+    if articles is not None:
+        text = articles.sub(" ", text)
+    tokens = mixed_segmentation(text) if lang in MLQA_MIXED_SEGMENTATION else text.split()
+    return " ".join(token for token in tokens if token.strip())
+
+
+def mlqa_exact_match(prediction: str, gold: str, lang: str) -> float:
+    return float(mlqa_normalize_answer(prediction, lang) == mlqa_normalize_answer(gold, lang))
+
+
+def mlqa_f1(prediction: str, gold: str, lang: str) -> float:
+    return _token_f1(mlqa_normalize_answer(prediction, lang).split(), mlqa_normalize_answer(gold, lang).split())
+
+
+@dataclass(frozen=True)
+class AnswerScoring:
+    """How an extractive-QA answer is compared with the gold answers: ``squad`` (SQuAD v1.1's rules)
+    or ``mlqa`` with the answer language ``lang`` (MLQA v1's rules). Written ``squad`` or ``mlqa:<lang>``."""
+
+    rules: str = "squad"
+    lang: str | None = None
+
+    @classmethod
+    @cache
+    def parse(cls, text: str | None) -> AnswerScoring:
+        """From ``squad`` / ``mlqa:<lang>`` (None: squad); ValueError naming the problem otherwise.
+        Examples and batches carry the text (Lightning rebuilds dataclasses in batches)."""
+        if text is None or text == "squad":
+            return cls()
+        rules, _, lang = str(text).partition(":")
+        if rules != "mlqa" or not lang:
+            raise ValueError(f"answer scoring {text!r}: expected squad or mlqa:<language>")
+        if lang not in MLQA_ARTICLES:
+            raise ValueError(f"answer scoring {text!r}: MLQA has no rules for {lang!r} "
+                             f"(its languages: {', '.join(MLQA_ARTICLES)})")
+        return cls("mlqa", lang)
+
+    def exact_match(self, prediction: str, gold: str) -> float:
+        if self.rules == "mlqa":
+            return mlqa_exact_match(prediction, gold, str(self.lang))
+        return squad_exact_match(prediction, gold)
+
+    def f1(self, prediction: str, gold: str) -> float:
+        if self.rules == "mlqa":
+            return mlqa_f1(prediction, gold, str(self.lang))
+        return squad_f1(prediction, gold)
+
+
+SQUAD = AnswerScoring()
+
+
 class SquadScores(Metric):
-    """SQuAD EM/F1 over examples whose answer may span several windows: each window offers its best
-    span with a score, and the example's answer is the best-scoring span over all its windows."""
+    """EM/F1 over examples whose answer may span several windows: each window offers its best span
+    with a score, and the example's answer is the best-scoring span over all its windows; each
+    example is scored by its own :class:`AnswerScoring` (SQuAD's rules unless given)."""
 
     primary = "f1"
 
@@ -122,12 +232,15 @@ class SquadScores(Metric):
     def reset(self) -> None:
         self.best: dict[str, tuple[float, str]] = {}
         self.golds: dict[str, list[str]] = {}
+        self.scoring: dict[str, AnswerScoring] = {}
 
     def update(self, example_ids: Sequence[str], spans: Sequence[tuple[float, str]],
-               golds: Sequence[Sequence[str]]) -> None:
-        """One entry per window: its example id, (score, answer text) and the example's gold answers."""
-        for key, (score, text), gold in zip(example_ids, spans, golds):
+               golds: Sequence[Sequence[str]], scorings: Sequence[str | None] | None = None) -> None:
+        """One entry per window: its example id, (score, answer text), the example's gold answers
+        and (optionally) how the example is scored (``squad`` / ``mlqa:<lang>``, :class:`AnswerScoring`)."""
+        for index, (key, (score, text), gold) in enumerate(zip(example_ids, spans, golds)):
             self.golds[key] = list(gold)
+            self.scoring[key] = AnswerScoring.parse(scorings[index]) if scorings is not None else SQUAD
             if key not in self.best or score > self.best[key][0]:
                 self.best[key] = (score, text)
 
@@ -138,6 +251,7 @@ class SquadScores(Metric):
         for key, gold in self.golds.items():
             prediction = self.best.get(key, (0.0, ""))[1]
             gold = gold or [""]
-            f1 += max(squad_f1(prediction, g) for g in gold)
-            em += max(squad_exact_match(prediction, g) for g in gold)
+            scoring = self.scoring[key]
+            f1 += max(scoring.f1(prediction, g) for g in gold)
+            em += max(scoring.exact_match(prediction, g) for g in gold)
         return {"f1": f1 / len(self.golds), "exact_match": em / len(self.golds)}

@@ -81,7 +81,7 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation, c
                            exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)
-    return summary
+    return {**summary, "heldout_blocks": len(validation.get(lang, []))}
 
 
 # ---------------------------------------------------------------------------- task module

@@ -12,15 +12,22 @@ assistant turns only (token offsets decide which tokens belong to them), sequenc
 Schedule (§7.4.3): 2 epochs, effective batch 128 by gradient accumulation, 3% warm-up then
 linear decay.
 
-Evaluation: multiple-choice questions in MMLU's format (``question``, ``subject``, ``choices``,
-``answer``) are scored by the log-likelihood of each choice's continuation (`` A``.. `` D`` for
-``choice_format: letter``, the choice text for ``text``) after an optional k-shot prompt (the
-exemplars come from a separate file, as MMLU's dev split), in the chat format or plain. The
-lm-evaluation-harness benchmarks run through xlt.eval.harness.
+Evaluation (§7.4.4, Appendix E.1): multiple-choice questions in MMLU's format (``question``,
+``subject``, ``choices``, ``answer``) are scored as the thesis's code scores MMLU (open-instruct's
+``eval/mmlu/run_eval.py``): a 5-shot prompt without the chat format, "The following are multiple
+choice questions (with answers) about {subject}." then each exemplar (the subject's first rows of a
+separate file, MMLU's dev split) as "{question}\nA. ...\nD. ...\nAnswer: X\n\n" and the question
+ending in "\nAnswer:"; exemplars are dropped from the end while the prompt is longer than 2,048
+tokens; the prediction is the answer letter whose token (`` A``.. `` D``) has the largest next-token
+logit. ``chat_format: true`` is the reference's ``--use_chat_format`` (the prompt as one Tulu user
+turn, then "The answer is:"); ``choice_format: text`` (no reference counterpart) scores the
+log-likelihood of each choice's text instead. The lm-evaluation-harness benchmarks run through
+xlt.eval.harness.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +46,8 @@ from xlt.tasks import register_family
 from xlt.tasks.base import TaskFamily, TaskModel
 from xlt.training.schedule import Schedule
 
+log = logging.getLogger(__name__)
+
 FORMATS = ("auto", "messages", "flan", "alpaca")
 ROLES = ("system", "user", "assistant")
 LETTERS = "ABCDEFGHIJ"
@@ -46,11 +55,13 @@ LETTERS = "ABCDEFGHIJ"
 
 @dataclass
 class MultipleChoiceConfig:
-    num_fewshot: int = 0
-    choice_format: str = "letter"  # letter: " A".." D" (MMLU) | text: the choice itself
-    chat_format: bool = True  # wrap the question in the training chat format
-    answer_prefix: str = "The answer is"  # the assistant's words before the choice (chat format)
-    max_seq_length: int = 2048
+    """The built-in MMLU-style evaluator; the defaults are open-instruct's MMLU script as the thesis ran it."""
+
+    num_fewshot: int = 5  # exemplars per question (fewer when the prompt is too long)
+    choice_format: str = "letter"  # letter: next-token logits of " A".." D" | text: log-likelihood of the choice
+    chat_format: bool = False  # the prompt as a Tulu chat user turn + answer_prefix (--use_chat_format)
+    answer_prefix: str = "The answer is:"  # the assistant's words before the answer (chat format only)
+    max_seq_length: int = 2048  # prompt tokens (special tokens not counted) before exemplars are dropped
 
 
 @dataclass
@@ -138,38 +149,91 @@ def pack(examples: Sequence[dict[str, list[int]]], length: int) -> list[dict[str
 
 
 # ----------------------------------------------------------------------------- multiple choice
+def format_subject(subject: str) -> str:
+    """MMLU's subject formatting: each ``_``-separated word preceded by a space (" abstract algebra")."""
+    return "".join(" " + word for word in subject.split("_"))
+
+
+def mc_header(subject: str | None) -> str:
+    """The task description; ``about`` + :func:`format_subject` gives two spaces, as the reference."""
+    if not subject:
+        return ""
+    return f"The following are multiple choice questions (with answers) about {format_subject(subject)}.\n\n"
+
+
+def format_mc_example(question: str, choices: Sequence[str], answer: int | None, choice_format: str) -> str:
+    """One question as open-instruct's ``format_example``: the question, ``\\nA. choice`` lines and
+    ``\\nAnswer:``, then `` B\\n\\n`` for an exemplar. ``choice_format: text`` (xlt's variant) lists no
+    choices and answers with the choice's text."""
+    text = question
+    if choice_format == "letter":
+        text += "".join(f"\n{LETTERS[i]}. {choice}" for i, choice in enumerate(choices))
+    text += "\nAnswer:"
+    if answer is not None:
+        text += f" {LETTERS[answer] if choice_format == 'letter' else choices[answer]}\n\n"
+    return text
+
+
 def mc_prompt(question: str, choices: Sequence[str], subject: str | None, exemplars: Sequence[dict[str, Any]],
               cfg: MultipleChoiceConfig) -> tuple[str, list[str]]:
-    """(prompt text, one continuation per choice)."""
-    def block(q: str, cs: Sequence[str]) -> str:
-        if cfg.choice_format == "letter":
-            return q.strip() + "\n" + "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(cs))
-        return q.strip()
-
-    def answer_text(cs: Sequence[str], index: int) -> str:
-        return LETTERS[index] if cfg.choice_format == "letter" else cs[index]
-
-    header = ""
-    if subject:
-        header = f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
-    shots = "".join(f"{block(e['question'], e['choices'])}\nAnswer: {answer_text(e['choices'], int(e['answer']))}\n\n"
-                     for e in exemplars)
-    body = header + shots + block(question, choices)
+    """(prompt text, one continuation per choice) with every exemplar given: the task description,
+    the exemplars with their answers and the question (open-instruct's ``gen_prompt`` +
+    ``format_example``); in the chat format the whole prompt is one user turn of the Tulu format
+    followed by the assistant's ``answer_prefix`` ("The answer is:")."""
+    prompt = mc_header(subject) + "".join(
+        format_mc_example(e["question"], list(e["choices"]), int(e["answer"]), cfg.choice_format) for e in exemplars)
+    prompt += format_mc_example(question, choices, None, cfg.choice_format)
     if cfg.chat_format:
-        prompt = f"<|user|>\n{body}\n<|assistant|>\n{cfg.answer_prefix}"
-    else:
-        prompt = f"{body}\nAnswer:"
-    return prompt, [" " + answer_text(choices, i) for i in range(len(choices))]
+        # create_prompt_with_tulu_chat_format(add_bos=False): it ends in a newline, so no space before the prefix
+        prompt = f"<|user|>\n{prompt}\n<|assistant|>\n{cfg.answer_prefix}"
+    continuations = [" " + (LETTERS[i] if cfg.choice_format == "letter" else choice)
+                     for i, choice in enumerate(choices)]
+    return prompt, continuations
 
 
-def encode_continuation(prompt: str, continuation: str, tokenizer: Any, max_length: int) -> dict[str, list[int]]:
-    """prompt + continuation; labels on the continuation's tokens only; long prompts lose their start."""
+def fit_mc_prompt(question: str, choices: Sequence[str], subject: str | None, exemplars: Sequence[dict[str, Any]],
+                  cfg: MultipleChoiceConfig, tokenizer: Any) -> tuple[str, list[str], int, bool]:
+    """:func:`mc_prompt` with as many exemplars as fit: while the prompt's tokens (special tokens not
+    counted) exceed ``cfg.max_seq_length``, the last exemplar is dropped (open-instruct's ``k -= 1``).
+    Returns (prompt, continuations, exemplars used, whether it fits); a question too long even alone
+    does not fit (the reference would then loop; we cut it, see :func:`encode_prompt`)."""
+    shots = len(exemplars)
+    while True:
+        prompt, continuations = mc_prompt(question, choices, subject, exemplars[:shots], cfg)
+        fits = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= cfg.max_seq_length
+        if fits or shots == 0:
+            return prompt, continuations, shots, fits
+        shots -= 1
+
+
+def answer_token_ids(tokenizer: Any, count: int) -> list[int]:
+    """The token of each answer letter after a space, as open-instruct: ``encode(" A")[-1]``."""
+    ids = [tokenizer.encode(" " + letter, add_special_tokens=False)[-1] for letter in LETTERS[:count]]
+    if len(set(ids)) != count:
+        raise ConfigError(f"task.multiple_choice.choice_format=letter: the tokenizer gives the answer letters "
+                          f"{list(LETTERS[:count])} the same token ids {ids}; use choice_format=text")
+    return ids
+
+
+def encode_prompt(prompt: str, tokenizer: Any, max_length: int | None) -> dict[str, list[int]]:
+    """The prompt with the tokenizer's special tokens (BOS for Llama: the reference tokenises its
+    prompts so); ``max_length``: cut from the left to that many tokens (for a prompt that does not fit)."""
+    ids = list(tokenizer(prompt)["input_ids"])
+    if max_length is not None and len(ids) > max_length:
+        ids = ids[-max_length:]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [IGNORE_INDEX] * len(ids)}
+
+
+def encode_continuation(prompt: str, continuation: str, tokenizer: Any,
+                        max_length: int | None) -> dict[str, list[int]]:
+    """prompt + continuation; labels on the continuation's tokens only; ``max_length``: cut from the
+    left to that many tokens (for a prompt that does not fit)."""
     text = prompt + continuation
     encoded = tokenizer(text, return_offsets_mapping=True)
     ids = list(encoded["input_ids"])
     labels = [token if start >= len(prompt) and end > start else IGNORE_INDEX
               for token, (start, end) in zip(ids, encoded["offset_mapping"])]
-    if len(ids) > max_length:
+    if max_length is not None and len(ids) > max_length:
         ids, labels = ids[-max_length:], labels[-max_length:]
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
@@ -193,6 +257,10 @@ class InstructionCollator:
         for key in ("question", "choice", "answer", "num_choices"):
             if key in examples[0]:
                 batch[key] = torch.tensor([e[key] for e in examples])
+        if "candidates" in examples[0]:  # answer-letter token ids per question, padded with -1
+            width = max(len(e["candidates"]) for e in examples)
+            batch["candidates"] = torch.tensor([e["candidates"] + [-1] * (width - len(e["candidates"]))
+                                                for e in examples])
         return batch
 
 
@@ -208,6 +276,18 @@ def continuation_logprobs(model: nn.Module, batch: dict[str, torch.Tensor]) -> t
     return scores.index_add_(0, rows, token_logprobs)
 
 
+def next_token_logprobs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[B, C]: log p(candidate token | the whole prompt) at each sequence's last real position (right
+    padding) for ``batch["candidates"]`` (padding -1 gives -inf). open-instruct compares the softmax
+    probabilities of the candidates; their order is the same."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    last = batch["attention_mask"].sum(1) - 1
+    logprobs = logits[torch.arange(logits.shape[0], device=logits.device), last].float().log_softmax(-1)
+    candidates = batch["candidates"]
+    scores = logprobs.gather(1, candidates.clamp(min=0))
+    return scores.masked_fill(candidates < 0, float("-inf"))
+
+
 class CausalLMModel(TaskModel):
     """A causal LM; the loss is the mean over labelled (assistant) tokens of the batch."""
 
@@ -221,7 +301,12 @@ class CausalLMModel(TaskModel):
                              labels=batch["labels"]).loss
 
     def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
-        if isinstance(metric, MultipleChoiceAccuracy):
+        if isinstance(metric, MultipleChoiceAccuracy) and "candidates" in batch:  # one sequence per question
+            scores = next_token_logprobs(self.backbone, batch)
+            metric.update_questions(batch["question"].cpu(), batch["answer"].cpu(), batch["num_choices"].cpu(),
+                                    scores.cpu())
+            return
+        if isinstance(metric, MultipleChoiceAccuracy):  # one sequence per (question, choice)
             scores = continuation_logprobs(self.backbone, batch)
             metric.update(batch["question"].cpu(), batch["choice"].cpu(), batch["answer"].cpu(),
                           batch["num_choices"].cpu(), scores.cpu())
@@ -260,6 +345,9 @@ class InstructionFamily(TaskFamily):
         if self.cfg.multiple_choice.choice_format not in ("letter", "text"):
             raise ConfigError(f"task.multiple_choice.choice_format={self.cfg.multiple_choice.choice_format!r}: "
                               "expected letter or text")
+        if self.cfg.multiple_choice.num_fewshot < 0:
+            raise ConfigError(f"task.multiple_choice.num_fewshot={self.cfg.multiple_choice.num_fewshot}: "
+                              "must be >= 0")
         self.name = self.cfg.name
         self.schedule = self.cfg.train
         self.tokenizer = tokenizer
@@ -300,7 +388,9 @@ class InstructionFamily(TaskFamily):
         return examples
 
     def preprocess_multiple_choice(self, dataset: Any, where: str, exemplars: Any = None) -> list[dict[str, Any]]:
-        """One sequence per (question, choice) of an MMLU-format dataset."""
+        """The sequences that score an MMLU-format dataset (module docstring): one per question
+        (``letter``: the prompt and the answer letters' token ids) or one per (question, choice)
+        (``text``: prompt + the choice)."""
         cfg = self.cfg.multiple_choice
         missing = [c for c in ("question", "choices", "answer") if c not in dataset.column_names]
         if missing:
@@ -313,18 +403,36 @@ class InstructionFamily(TaskFamily):
             for row in exemplars:
                 shots.setdefault(row.get("subject"), []).append(row)
         sequences = []
+        letter_ids: dict[int, list[int]] = {}
+        reduced = cut = 0
         for number, row in enumerate(dataset):
             choices = list(row["choices"])
             answer = int(row["answer"])
             if not 0 <= answer < len(choices) or len(choices) > len(LETTERS):
                 raise DataError(f"{row_origin(row, where, number)}: answer {answer} for {len(choices)} choices")
             subject = row.get("subject")
-            prompt, continuations = mc_prompt(row["question"], choices, subject,
-                                              shots.get(subject, [])[: cfg.num_fewshot], cfg)
+            given = shots.get(subject, [])[: cfg.num_fewshot]
+            prompt, continuations, used, fits = fit_mc_prompt(row["question"], choices, subject, given, cfg,
+                                                               self.tokenizer)
+            reduced += used < len(given)
+            cut += not fits
+            limit = None if fits else cfg.max_seq_length
+            question = {"question": number, "answer": answer, "num_choices": len(choices)}
+            if cfg.choice_format == "letter":
+                if len(choices) not in letter_ids:
+                    letter_ids[len(choices)] = answer_token_ids(self.tokenizer, len(choices))
+                sequences.append({**encode_prompt(prompt, self.tokenizer, limit), **question,
+                                  "candidates": letter_ids[len(choices)]})
+                continue
             for index, continuation in enumerate(continuations):
-                encoded = encode_continuation(prompt, continuation, self.tokenizer, cfg.max_seq_length)
-                sequences.append({**encoded, "question": number, "choice": index, "answer": answer,
-                                  "num_choices": len(choices)})
+                sequences.append({**encode_continuation(prompt, continuation, self.tokenizer, limit), **question,
+                                  "choice": index})
         if not sequences:
             raise DataError(f"{where}: no questions")
+        if reduced:
+            log.info("%s: %d question(s) with fewer than %d exemplars (prompt over %d tokens)", where, reduced,
+                     cfg.num_fewshot, cfg.max_seq_length)
+        if cut:
+            log.warning("%s: %d question(s) longer than %d tokens without exemplars: cut from the left", where, cut,
+                        cfg.max_seq_length)
         return sequences

@@ -6,7 +6,10 @@ linear head gives start and end logits per token. Training targets are the answe
 token in the window, or the first token (<s>/[CLS]) when the answer is not inside it. At evaluation
 each window proposes its best span (start + end logit sum, context tokens only, length <=
 ``max_answer_length``); an example's answer is the best-scoring span over all its windows, scored
-with SQuAD v1.1 exact match and F1 against every gold answer.
+with exact match and F1 against every gold answer: by SQuAD v1.1's rules (SQuAD, XQuAD), or by the
+official MLQA rules of the answer language for a split whose rows carry an ``answer_scoring`` column
+``mlqa:<lang>`` (a data location adds it: ``add_columns: {answer_scoring: "mlqa:{lang}"}``, as
+conf/data/xquad_multisource.yaml does for its MLQA validation sets, which select the checkpoints).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from xlt.data.collators import pad_batch
 from xlt.data.locations import row_origins, visible_columns
 from xlt.errors import DataError
 from xlt.eval.metrics import Metric
-from xlt.eval.task_metrics import SquadScores
+from xlt.eval.task_metrics import AnswerScoring, SquadScores
 from xlt.models.loading import ModelConfig, load_encoder
 from xlt.tasks import register_family
 from xlt.tasks.base import TaskFamily, TaskModel
@@ -65,6 +68,7 @@ class QACollator:
         batch["example_key"] = [e["example_key"] for e in examples]
         batch["context"] = [e["context"] for e in examples]
         batch["gold_answers"] = [e["gold_answers"] for e in examples]
+        batch["answer_scoring"] = [e.get("answer_scoring", "squad") for e in examples]
         return batch
 
 
@@ -94,7 +98,7 @@ class QuestionAnswering(TaskModel):
                 continue
             begin, finish = int(offsets[row, i, 0]), int(offsets[row, j, 1])
             spans.append((score, batch["context"][row][begin:finish]))
-        metric.update(batch["example_key"], spans, batch["gold_answers"])
+        metric.update(batch["example_key"], spans, batch["gold_answers"], batch.get("answer_scoring"))
 
 
 @register_family("extractive_qa")
@@ -122,6 +126,7 @@ class QAFamily(TaskFamily):
         examples: list[dict[str, Any]] = []
         for chunk_start in range(0, len(dataset), 500):
             chunk = dataset[chunk_start:chunk_start + 500]
+            scorings = self._answer_scorings(chunk, chunk_start, where)
             questions = [q.lstrip() for q in chunk["question"]]
             encoded = self.tokenizer(questions, chunk["context"], truncation="only_second",
                                      max_length=self.cfg.max_seq_length, stride=self.cfg.doc_stride,
@@ -157,9 +162,23 @@ class QAFamily(TaskFamily):
                     "context_start": first,
                     "context_offsets": np.asarray(offsets[first:last + 1], dtype=np.int32).reshape(-1, 2),
                     "example_key": f"{chunk_start + i}:{chunk['id'][i]}", "context": context,
-                    "gold_answers": list(answers["text"]),
+                    "gold_answers": list(answers["text"]), "answer_scoring": scorings[i],
                 })
                 examples.append(example)
         if not examples:
             raise DataError(f"{where}: no examples")
         return examples
+
+    @staticmethod
+    def _answer_scorings(chunk: dict[str, list[Any]], start: int, where: str) -> list[str]:
+        """Each row's scoring (``squad`` / ``mlqa:<lang>``, checked) from the optional ``answer_scoring``
+        column; ``squad`` without it."""
+        values = chunk.get("answer_scoring") or [None] * len(chunk["id"])
+        scorings = []
+        for offset, value in enumerate(values):
+            try:
+                scoring = AnswerScoring.parse(value)
+            except ValueError as error:
+                raise DataError(f"{where}: example {start + offset}: {error}") from None
+            scorings.append("squad" if scoring.rules == "squad" else f"mlqa:{scoring.lang}")
+        return scorings
