@@ -47,7 +47,7 @@ class MadgConfig:
     """``lang_module`` method ``madg``: language adapters generated from typology (MAD-G, §3.3).
 
     ``languages`` are the generator's training languages (corpus codes, e.g. Wikipedia's; URIEL
-    codes through ``aliases``, ISO 639-1 -> 639-3 and xlt.typology.ALIASES); under the smoke profile
+    codes through ``aliases``, xlt.typology.ALIASES and ISO 639-1 -> 639-3); under the smoke profile
     the bundled ``sample_languages`` stand in for them. ``corpus`` is a data location template
     (``{lang}`` replaced). ``layer_dim`` set (32) gives MAD-G-LS (§3.3.2).
     """
@@ -77,6 +77,13 @@ class MadgConfig:
         if not languages:
             raise ConfigError("lang_module.languages: the generator needs training languages")
         return list(dict.fromkeys(languages))
+
+    def seen_by_generator(self, code: str, use_samples: bool) -> bool:
+        """Whether ``code``'s language is one of the generator's training languages, compared by URIEL code
+        (Wikipedia's ``kv`` and UD's ``kpv`` are one language, Komi-Zyrian): the rule of
+        :meth:`GeneratorArtifact.generate`, so results and generated artifacts agree."""
+        trained = {resolve_code(lang, self.aliases) for lang in self.training_languages(use_samples)}
+        return resolve_code(code, self.aliases) in trained
 
 
 # ---------------------------------------------------------------------------- generator artifact
