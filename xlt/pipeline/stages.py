@@ -123,7 +123,7 @@ def _source_examples(family: Any, locations: list[DataLocation], cap: int | None
     for part, label, start, end in zip(parts, labels, offsets[:-1], offsets[1:]):
         rows = chosen[(chosen >= start) & (chosen < end)] - start
         if len(rows):
-            examples.extend(family.preprocess(part.select(rows.tolist()), label))
+            examples.extend(family.preprocess(part if len(rows) == len(part) else part.select(rows.tolist()), label))
     return examples
 
 
