@@ -14,6 +14,7 @@ from transformers import BertConfig, BertForMaskedLM, BertModel
 
 from xlt.data.collators import ClassificationCollator, MLMCollator
 from xlt.data.mixture import MixtureBatchSampler, SamplingConfig, TagLanguage, smoothed_probabilities
+from xlt.data.sampling import first_words
 from xlt.eval.metrics import Accuracy, MeanLoss
 from xlt.modules.adapters import LANGUAGE, TASK, AdapterShape, PfeifferAdapter, active_adapters, attach_adapter
 from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
@@ -21,7 +22,7 @@ from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MaskedLanguageModel
 from xlt.training.adapters import AdapterModule
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.madg import GeneratorArtifact, MadgConfig, first_words, train_generator
+from xlt.training.madg import GeneratorArtifact, MadgConfig, train_generator
 from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
 from xlt.typology import uriel_vector

@@ -170,6 +170,21 @@ def test_multisource_madg_trains_each_batch_with_its_generated_adapter(tmp_path,
     assert set(trained_on) == {"en", "cs", "ja"}
 
 
+def test_madg_train_reports_what_its_generated_adapters_say(tmp_path, cache_dir, monkeypatch):
+    """seen_by_generator compares URIEL codes, as the generated artifacts do (Wikipedia's ay is the smoke
+    generator's aym; ain is unseen); a generator-only run trains no task: results.json says mlm, not nli."""
+    results = run(["+experiment=madg_train", "+profile=smoke", "recipe.generate=[ay,ain]", "recipe.evaluate=false",
+                   *FAST], tmp_path / "root", tmp_path / "run", monkeypatch, cache_dir)
+    assert results["typology"]["ay"] == {"uriel": "aym", "seen_by_generator": True}
+    assert results["typology"]["ain"] == {"uriel": "ain", "seen_by_generator": False}
+    assert results["typology"]["mt"] == {"uriel": "mlt", "seen_by_generator": True}
+    for lang, info in results["typology"].items():
+        artifact = Path(results["artifacts"][f"lang/{lang}"])
+        assert load_module("madg", artifact).meta["seen_by_generator"] is info["seen_by_generator"], lang
+        assert json.loads((artifact / "metrics.json").read_text())["seen_by_generator"] == info["seen_by_generator"]
+    assert results["task"] == "mlm" == read_json(tmp_path / "run" / "results.json")["task"]
+
+
 # ---------------------------------------------------------------------------- slow: the experiments as configured
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", ["madg_ud_dp", "madg_ud_pos_multisource", "madx_ud_pos",

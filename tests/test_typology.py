@@ -33,6 +33,9 @@ def test_codes_two_letter_alias_and_unknown():
     assert resolve_code("en") == "eng" and resolve_code("gn") == "grn" and resolve_code("quy") == "quy"
     assert resolve_code("nah") == "nci" and resolve_code("oto") == "ote"  # built-in aliases
     assert resolve_code("nah", {"nah": "nhe"}) == "nhe"
+    # Wikipedia codes of macrolanguages: the language their wiki is written in (one code per language)
+    assert resolve_code("kv") == resolve_code("kpv") == "kpv" != resolve_code("koi")  # Komi-Zyrian, not Permyak
+    assert resolve_code("qu") == resolve_code("quy") == "quy"
     assert np.array_equal(uriel_vector("en"), uriel_vector("eng"))
     with pytest.raises(ConfigError, match="language 'zzq' has no URIEL vector") as error:
         uriel_vector("zzq")

@@ -1,4 +1,4 @@
-"""Seeded batch samplers whose order depends only on (seed, epoch).
+"""Seeded batch samplers whose order depends only on (seed, epoch), and seeded subsets of data.
 
 The order is a pure function of the seed and the epoch number, so a run resumed from a
 checkpoint sees exactly the batches an uninterrupted run would: :meth:`EpochBatchSampler.resume_at`
@@ -6,16 +6,30 @@ makes the next pass start mid-epoch, after the batches the interrupted run had c
 (xlt.training.resume sets it from the checkpoint). Each batch is a list of
 ``(epoch, index)`` pairs; :class:`EpochIndexed` turns them into examples that carry a
 per-example seed (used, e.g., by MLM masking) independent of the global RNG.
+
+Subsets (``random`` | ``first``): where the thesis *samples* N items of a larger set (the MAD-G
+generator's sequences of a whole Wikipedia dump, §3.4.3; MAD-G-ft's 1k..100k words, §3.5.3;
+chapter 3's 12,000 / 600 source sentences, §3.4.3), ``random`` draws them with a generator seeded by
+the run seed and names (the stage and the language: :func:`subset_rng`), so a run reproduces its
+subset and two languages never share a draw whatever order they are listed in; ``first`` takes the
+first N, the reference code's behaviour (chapter 4's ``max_train_samples``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
+
+from xlt.errors import ConfigError
+
+SUBSETS = ("random", "first")
 
 
 class SeededBatchSampler(Sampler[list[Any]]):
@@ -100,3 +114,73 @@ class EpochIndexed(Dataset):
         example = dict(self.examples[index])
         example["example_seed"] = (self.seed * 1_000_003 + epoch) * 10_000_019 + index
         return example
+
+
+# ---------------------------------------------------------------------------- seeded subsets
+def check_subset(value: Any, key: str) -> str:
+    """``value`` if it names a subset rule (``random`` | ``first``), else a ConfigError naming ``key``."""
+    if value not in SUBSETS:
+        raise ConfigError(f"{key}={value!r}: expected random (a seeded sample) or first (the first N)")
+    return value
+
+
+def subset_rng(seed: int, *names: str) -> np.random.Generator:
+    """A generator that depends only on the run seed and ``names`` (e.g. ``"madg-ft", "fo"``)."""
+    digest = hashlib.blake2b("\x00".join(names).encode(), digest_size=8).digest()
+    return np.random.default_rng([seed & 0xFFFF_FFFF_FFFF_FFFF, int.from_bytes(digest, "little")])
+
+
+def subset_order(total: int, size: int | None, subset: str, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``min(size, total)`` of ``range(total)`` items (``size`` None: all of them): the first
+    ones in order (``first``), or a uniform sample without replacement in random order (``random``: the
+    prefix of a seeded permutation, so a larger ``size`` extends a smaller one's sample). Only indices are
+    drawn: the items themselves are read afterwards (a memory-mapped dataset is never loaded whole)."""
+    count = total if size is None else min(size, total)
+    if subset == "first":
+        return np.arange(count, dtype=np.int64)
+    check_subset(subset, "subset")
+    return rng.permutation(total)[:count].astype(np.int64)
+
+
+def first_words(texts: Iterable[str], words: int) -> list[str]:
+    """The first ``words`` whitespace-separated words of a corpus, text by text (the last text cut)."""
+    kept: list[str] = []
+    remaining = words
+    for text in texts:
+        tokens = text.split()
+        if not tokens:
+            continue
+        if len(tokens) >= remaining:
+            kept.append(" ".join(tokens[:remaining]))
+            break
+        kept.append(" ".join(tokens))
+        remaining -= len(tokens)
+    return kept
+
+
+def sample_words(texts: Iterable[str], words: int, rng: np.random.Generator) -> list[str]:
+    """A seeded sample of exactly ``words`` words (all of them if the corpus is smaller), drawn from the
+    whole corpus in units of lines (a Wikipedia article's paragraphs): the lines of a uniformly random
+    order taken until ``words`` words, the last one cut. One pass, memory bounded by the sample: each
+    line gets a random key and a heap keeps the lowest-keyed lines that reach ``words`` (the same lines
+    a full shuffle would give, so a larger ``words`` extends a smaller one's sample). The result is in
+    the sampled (random) order."""
+    heap: list[tuple[float, int, list[str]]] = []  # (-key, tie-break, tokens): the largest key on top
+    held, counter = 0, 0
+    for text in texts:
+        lines = [line.split() for line in text.splitlines()]
+        lines = [tokens for tokens in lines if tokens]
+        if not lines:
+            continue
+        for key, tokens in zip(rng.random(len(lines)), lines):
+            if held >= words and heap and -heap[0][0] <= key:
+                continue  # would come after the lines already holding enough words
+            heapq.heappush(heap, (-float(key), counter, tokens))
+            counter += 1
+            held += len(tokens)
+            while heap and held - len(heap[0][2]) >= words:  # the largest-keyed line is not needed
+                held -= len(heapq.heappop(heap)[2])
+    ordered = [tokens for _, _, tokens in sorted(heap, key=lambda item: (-item[0], item[1]))]
+    if held > words:  # cut the last (largest-keyed) line to exactly ``words``
+        ordered[-1] = ordered[-1][:len(ordered[-1]) - (held - words)]
+    return [" ".join(tokens) for tokens in ordered if tokens]

@@ -6,6 +6,7 @@ xlt.pipeline.stages (a generated adapter is an ordinary adapter artifact).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from xlt.config import as_dict, to_plain
 from xlt.data.blocks import TokenBlocks, build_blocks
 from xlt.data.locations import DataLocation, effective, fingerprint, load_location, parse_location
+from xlt.data.sampling import check_subset, first_words, sample_words, subset_order, subset_rng
 from xlt.errors import ConfigError
 from xlt.modules.adapters import PfeifferAdapter
 from xlt.pipeline.data_config import check_exists
@@ -24,7 +26,7 @@ from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.stage import Stage, StageContext
 from xlt.tasks.mlm import MLMConfig, MLMFamily, special_affixes
 from xlt.training.adapters import load_adapter_module
-from xlt.training.madg import GeneratorArtifact, MadgConfig, finetune_adapter, first_words, train_generator
+from xlt.training.madg import GeneratorArtifact, MadgConfig, finetune_adapter, train_generator
 from xlt.training.methods import TrainRequest
 from xlt.training.schedule import Schedule
 from xlt.typology import resolve_code, uriel_vector
@@ -33,12 +35,16 @@ from xlt.utils.hashing import stable_hash
 
 @dataclass
 class FinetuneConfig:
-    """MAD-G-ft vs rand-ft (§3.5.3): each target's language adapter is fine-tuned by MLM on its first
-    ``words`` words (1k..100k in Fig. 3.3), starting from the generated adapter (``init: generated``)
-    or from a random one of the same shape (``init: random``); 200 epochs, batch 4, lr 5e-5."""
+    """MAD-G-ft vs rand-ft (§3.5.3): each target's language adapter is fine-tuned by MLM on ``words``
+    words of its corpus (1k..100k in Fig. 3.3), starting from the generated adapter (``init: generated``)
+    or from a random one of the same shape (``init: random``); 200 epochs, batch 4, lr 5e-5. The words are
+    "sampled from the full Wikipedia" (``subset: random``: lines drawn from the whole corpus, seeded by the
+    run seed and the language, the same for both inits and nested across ``words``; ``first``: the corpus's
+    first ``words`` words)."""
 
     words: int = 10000
     init: str = "generated"  # generated (MAD-G-ft) | random (rand-ft)
+    subset: str = "random"  # random: a seeded sample of the whole corpus | first: its first ``words`` words
     train: Schedule = field(default_factory=lambda: Schedule(lr=5e-5, batch_size=4, max_epochs=200,
                                                              select_best=False))
 
@@ -47,6 +53,7 @@ class FinetuneConfig:
             raise ConfigError(f"recipe.finetune.init={self.init!r}: expected generated or random")
         if self.words < 1:
             raise ConfigError(f"recipe.finetune.words={self.words}: must be positive")
+        check_subset(self.subset, "recipe.finetune.subset")
 
 
 def madg_config(exp: Experiment) -> MadgConfig:
@@ -81,7 +88,7 @@ def _mlm(cfg: Any) -> MLMConfig:
     return cfg.mlm or MLMConfig()
 
 
-def _texts(dataset: datasets.Dataset, order: np.ndarray | None = None):
+def _texts(dataset: datasets.Dataset, order: np.ndarray | None = None) -> Iterator[str]:
     if order is None:
         for start in range(0, len(dataset), 1000):
             yield from dataset[start:start + 1000]["text"]
@@ -103,21 +110,29 @@ def generator_stage(exp: Experiment) -> Stage:
     return Stage("adapter_generator", "generator", spec, partial(_build_generator, exp, locations, vectors))
 
 
+def generator_texts(articles: datasets.Dataset, cfg: MadgConfig, seed: int, lang: str) -> Iterator[str]:
+    """``lang``'s training articles in the order they are cut into blocks until ``cfg.max_sequences`` exist
+    (§3.4.3: sequences sampled from the whole dump): a random order over the whole dump, seeded by the run
+    seed and the language (``corpus_subset: random``), or the dump's own order (``first``); at most
+    ``cfg.max_articles`` articles. Only the index order is drawn: the (memory-mapped) dump is read lazily."""
+    order = subset_order(len(articles), cfg.max_articles, cfg.corpus_subset, subset_rng(seed, "madg-generator", lang))
+    return _texts(articles, order)
+
+
 def _build_generator(exp: Experiment, locations: dict[str, DataLocation],
                      vectors: dict[str, tuple[str, np.ndarray]], ctx: StageContext) -> dict[str, Any]:
     cfg = madg_config(exp)
     family = MLMFamily(_mlm(cfg), exp.tokenizer)
     prefix, suffix = special_affixes(exp.tokenizer)
     corpora: dict[str, tuple[TokenBlocks, TokenBlocks | list]] = {}
-    for index, (lang, location) in enumerate(locations.items()):
+    for lang, location in locations.items():
         where = f"lang_module.corpus ({lang})"
         corpus = load_location(location, where)
         if "text" not in corpus.column_names:
             raise ConfigError(f"{where}: a corpus needs a 'text' column (found {corpus.column_names})")
         train_lines, heldout = family.split_heldout(corpus, where)
-        order = np.random.default_rng([exp.seed, index]).permutation(len(train_lines))  # a random sample (§3.4.3)
-        train = build_blocks(_texts(train_lines, order), exp.tokenizer, family.cfg.max_seq_length, prefix, suffix,
-                             cfg.max_sequences, where=where)
+        train = build_blocks(generator_texts(train_lines, cfg, exp.seed, lang), exp.tokenizer,
+                             family.cfg.max_seq_length, prefix, suffix, cfg.max_sequences, where=where)
         held: TokenBlocks | list = []
         if heldout is not None:
             held = build_blocks(_texts(heldout), exp.tokenizer, family.cfg.max_seq_length, prefix, suffix,
@@ -152,7 +167,8 @@ def _build_generated(cfg: MadgConfig, lang: str, ctx: StageContext) -> dict[str,
 # ---------------------------------------------------------------------------- MAD-G-ft / rand-ft
 def finetuned_adapter_stage(exp: Experiment, lang: str, ft: FinetuneConfig, generator: Stage,
                             generated: Stage | None) -> Stage:
-    """``lang_ft/<l>``: ``lang``'s adapter fine-tuned by MLM on its first ``ft.words`` words."""
+    """``lang_ft/<l>``: ``lang``'s adapter fine-tuned by MLM on ``ft.words`` words of its corpus (a seeded
+    sample or the first ones: ``ft.subset``, part of the key through ``finetune``)."""
     location = exp.data.corpus_location(lang)
     check_exists(location, f"data.corpus ({lang})")
     spec = {**exp.model_spec(), "finetune": as_dict(ft), "mlm": as_dict(_mlm(exp.lang_module)), "lang": lang,
@@ -162,11 +178,20 @@ def finetuned_adapter_stage(exp: Experiment, lang: str, ft: FinetuneConfig, gene
                  inputs)
 
 
+def finetune_texts(corpus: datasets.Dataset, ft: FinetuneConfig, seed: int, lang: str) -> list[str]:
+    """The ``ft.words`` words MAD-G-ft / rand-ft train on (§3.5.3: sampled from the full corpus), read in one
+    pass over ``corpus``: a seeded sample of its lines (seeded by the run seed and the language only, so
+    MAD-G-ft and rand-ft see the same words) or its first words (``ft.subset: first``)."""
+    if ft.subset == "first":
+        return first_words(_texts(corpus), ft.words)
+    return sample_words(_texts(corpus), ft.words, subset_rng(seed, "madg-ft", lang))
+
+
 def _build_finetuned(exp: Experiment, lang: str, ft: FinetuneConfig, location: DataLocation,
                      ctx: StageContext) -> dict[str, Any]:
     where = f"data.corpus ({lang})"
     family = MLMFamily(_mlm(exp.lang_module), exp.tokenizer)
-    texts = first_words(list(_texts(load_location(location, where))), ft.words)
+    texts = finetune_texts(load_location(location, where), ft, exp.seed, lang)
     train = family.preprocess(datasets.Dataset.from_dict({"text": texts}), where)
     model = family.build_model(exp.model_path, exp.model)
     generator = GeneratorArtifact.load(ctx.inputs["generator"])

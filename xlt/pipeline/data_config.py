@@ -23,14 +23,20 @@ mixture (§3.3.3, §4.4.4)::
     source_defaults:              # under every entry (an entry's own train/validation/... replace these)
       train: {...}                # a location, or a list of locations (concatenated)
       validation: {...}
-      max_train_examples: 15000   # the first N examples (as the thesis's reference code)
+      max_train_examples: 15000   # N examples of the source's train locations (together)
+      subset: first               # which N: the first (the reference code's, chapter 4) or random
     sampling: {policy: shuffle}   # or smoothed: p(l) ~ min(n_l, cap)^alpha
+
+``subset: random`` draws the ``max_train_examples`` / ``max_validation_examples`` rows as a seeded
+sample of all the rows (seeded by the run seed, the language and the split: xlt.data.sampling), as
+chapter 3 does ("we sample 12,000 sentences", §3.4.3; ``conf/data/ud_madg.yaml``); ``first`` (the
+default) takes the first N, as the reference code of chapter 4 does.
 
 A one-entry ``sources`` is a single source with a cap (``max_train_examples``). Under the smoke
 profile ``sample_targets`` (if set) keeps only the targets that have bundled samples.
 
 An entry's keys are exactly train, validation, upsampling, max_train_examples,
-max_validation_examples and language_module; anything else is an error (the reference code
+max_validation_examples, subset and language_module; anything else is an error (the reference code
 silently ignored a misplaced key and trained Estonian without its language SFT).
 """
 
@@ -43,9 +49,10 @@ from typing import Any
 from xlt.config import parse, to_plain
 from xlt.data.locations import DataLocation, effective, local_files, parse_location
 from xlt.data.mixture import SamplingConfig
+from xlt.data.sampling import check_subset
 from xlt.errors import ConfigError, DataError
 
-ENTRY_KEYS = ("train", "validation", "upsampling", "max_train_examples", "max_validation_examples",
+ENTRY_KEYS = ("train", "validation", "upsampling", "max_train_examples", "max_validation_examples", "subset",
               "language_module")
 LANGUAGE_KEYS = ("corpus", "target", "vars", "language_module")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -61,6 +68,7 @@ class SourceSpec:
     upsampling: int = 1
     max_train_examples: int | None = None
     max_validation_examples: int | None = None
+    subset: str = "first"  # which max_*_examples rows: first | random (seeded by run seed, language, split)
     language_module: bool = True
 
 
@@ -123,6 +131,7 @@ class DataConfig:
         upsampling = entry.get("upsampling", 1)
         if not isinstance(upsampling, int) or upsampling < 1:
             raise ConfigError(f"{where}.upsampling={upsampling!r}: must be an integer >= 1")
+        check_subset(entry.get("subset", "first"), f"{where}.subset")
 
     # ------------------------------------------------------------------ sources
     @property
@@ -158,7 +167,8 @@ class DataConfig:
             lang=lang, train=self._resolve_all(entry["train"], lang, f"{where}.train"),
             validation=self._resolve_all(entry.get("validation"), lang, f"{where}.validation"),
             upsampling=int(entry.get("upsampling", 1)), max_train_examples=entry.get("max_train_examples"),
-            max_validation_examples=entry.get("max_validation_examples"), language_module=bool(language_module))
+            max_validation_examples=entry.get("max_validation_examples"), subset=entry.get("subset", "first"),
+            language_module=bool(language_module))
 
     def source_location(self, split: str) -> DataLocation | None:
         """The first location of the (first) source's ``split`` (single-source callers)."""

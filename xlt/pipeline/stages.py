@@ -10,10 +10,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from xlt.config import as_dict
 from xlt.data.locations import DataLocation, fingerprint, load_location
+from xlt.data.sampling import subset_order, subset_rng
 from xlt.errors import ConfigError
 from xlt.pipeline.data_config import SourceSpec, check_exists
 from xlt.pipeline.experiment import Experiment
@@ -101,7 +103,7 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
         sources.append({"lang": spec.lang, "train": [fingerprint(x) for x in spec.train],
                         "validation": [fingerprint(x) for x in spec.validation], "upsampling": spec.upsampling,
                         "max_train_examples": spec.max_train_examples,
-                        "max_validation_examples": spec.max_validation_examples})
+                        "max_validation_examples": spec.max_validation_examples, "subset": spec.subset})
     spec = {**exp.model_spec(), "module": exp.module_spec(exp.task_module), "task": exp.task_cfg,
             "sources": sources, "sampling": as_dict(exp.data.sampling) if len(mixture) > 1 else None,
             **exp.training_spec()}
@@ -109,18 +111,19 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
     return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture), inputs, version=2)
 
 
-def _source_examples(family: Any, locations: list[DataLocation], cap: int | None, where: str) -> list[dict[str, Any]]:
-    """Preprocessed examples of one source split: its locations in order, the first ``cap`` rows."""
+def _source_examples(family: Any, locations: list[DataLocation], cap: int | None, where: str, subset: str = "first",
+                     rng: np.random.Generator | None = None) -> list[dict[str, Any]]:
+    """Preprocessed examples of one source split: ``cap`` rows of its locations taken together, the first
+    ones or (``subset: random``) a sample drawn with ``rng`` (xlt.data.sampling), kept in file order."""
+    labels = [f"{where}[{i}]" if len(locations) > 1 else where for i in range(len(locations))]
+    parts = [load_location(location, label, family.text_file_format()) for location, label in zip(locations, labels)]
+    offsets = np.cumsum([0, *(len(part) for part in parts)])
+    chosen = np.sort(subset_order(int(offsets[-1]), cap, subset, rng or subset_rng(0)))
     examples: list[dict[str, Any]] = []
-    remaining = cap
-    for i, location in enumerate(locations):
-        at = f"{where}[{i}]" if len(locations) > 1 else where
-        dataset = load_location(location, at, family.text_file_format())
-        if remaining is not None:
-            dataset = dataset.select(range(min(remaining, len(dataset))))
-            remaining -= len(dataset)
-        if len(dataset):
-            examples.extend(family.preprocess(dataset, at))
+    for part, label, start, end in zip(parts, labels, offsets[:-1], offsets[1:]):
+        rows = chosen[(chosen >= start) & (chosen < end)] - start
+        if len(rows):
+            examples.extend(family.preprocess(part if len(rows) == len(part) else part.select(rows.tolist()), label))
     return examples
 
 
@@ -130,10 +133,12 @@ def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageCon
     validation: dict[str, list[dict[str, Any]]] = {}
     for spec in mixture:
         where = f"data.sources.{spec.lang}"
-        train[spec.lang] = _source_examples(family, spec.train, spec.max_train_examples, f"{where}.train")
+        train[spec.lang] = _source_examples(family, spec.train, spec.max_train_examples, f"{where}.train",
+                                            spec.subset, subset_rng(exp.seed, "source", spec.lang, "train"))
         if spec.validation:
             validation[spec.lang] = _source_examples(family, spec.validation, spec.max_validation_examples,
-                                                     f"{where}.validation")
+                                                     f"{where}.validation", spec.subset,
+                                                     subset_rng(exp.seed, "source", spec.lang, "validation"))
     torch.manual_seed(exp.seed)  # the new head's random init: the same in every run (and resumed run)
     model = family.build_model(exp.model_path, exp.model)
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),

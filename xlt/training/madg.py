@@ -4,10 +4,11 @@ adapters from URIEL vectors, and fine-tune generated adapters (MAD-G-ft, §3.5.3
 Generator training (§3.4.3): multilingual MLM over the training languages' corpora with the base
 model (its MLM head included) frozen and only the generator (W, V, layer embeddings) trained; each
 batch holds one language, drawn with p(l) proportional to min(n_l, 500,000)^0.5 (at most 500,000
-sequences kept per language); the batch's adapter is generated from its language's URIEL vector on
-the forward pass (xlt.modules.madg.GeneratorAdapter, switched per batch like any multi-source
-language module: xlt.training.multisource). Thesis: 95 Wikipedias, 200k steps, batch 64,
-sequences of 256, lr 5e-5 decaying linearly; held-out MLM loss per language selects the checkpoint.
+sequences per language, sampled from the whole dump: ``corpus_subset``); the batch's adapter is
+generated from its language's URIEL vector on the forward pass (xlt.modules.madg.GeneratorAdapter,
+switched per batch like any multi-source language module: xlt.training.multisource). Thesis: 95
+Wikipedias, 200k steps, batch 64, sequences of 256, lr 5e-5 decaying linearly; held-out MLM loss per
+language selects the checkpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from xlt.data.mixture import SamplingConfig
+from xlt.data.sampling import check_subset
 from xlt.errors import ArtifactError, ConfigError
 from xlt.modules.adapters import PfeifferAdapter, attach_adapter, find_sites
 from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
@@ -47,9 +49,15 @@ class MadgConfig:
     """``lang_module`` method ``madg``: language adapters generated from typology (MAD-G, §3.3).
 
     ``languages`` are the generator's training languages (corpus codes, e.g. Wikipedia's; URIEL
-    codes through ``aliases``, ISO 639-1 -> 639-3 and xlt.typology.ALIASES); under the smoke profile
+    codes through ``aliases``, xlt.typology.ALIASES and ISO 639-1 -> 639-3); under the smoke profile
     the bundled ``sample_languages`` stand in for them. ``corpus`` is a data location template
     (``{lang}`` replaced). ``layer_dim`` set (32) gives MAD-G-LS (§3.3.2).
+
+    Sequences (§3.4.3: "we first sampled 500,000 sequences from each language's Wikipedia corpus"):
+    ``corpus_subset: random`` reads the articles of the whole dump in an order seeded by the run seed
+    and the language and keeps the first ``max_sequences`` blocks of 256 tokens, so n_l and p(l) are
+    those of the whole dump; ``first`` reads them in dump order (the first articles). ``max_articles``
+    (default: none) caps the articles read: a seeded sample of that many, or the first that many.
     """
 
     method: str = "madg"
@@ -63,6 +71,8 @@ class MadgConfig:
     non_linearity: str = "relu"
     init_std: float = 0.01  # std of the generated weights at initialisation
     max_sequences: int = 500_000  # per language (§3.4.3)
+    corpus_subset: str = "random"  # random: sampled from the whole dump (§3.4.3) | first: the dump's first articles
+    max_articles: int | None = None  # at most this many articles per language (a sample or the first; none: all)
     smoothing: float = 0.5  # p(l) ~ min(n_l, max_sequences)^smoothing
     aliases: dict[str, str] = field(default_factory=dict)  # config code -> URIEL code
     train: Schedule | None = None
@@ -71,12 +81,22 @@ class MadgConfig:
     def __post_init__(self) -> None:
         if self.reduction_factor <= 0 or self.language_dim < 1 or (self.layer_dim is not None and self.layer_dim < 1):
             raise ConfigError("lang_module: reduction_factor, language_dim and layer_dim must be positive")
+        check_subset(self.corpus_subset, "lang_module.corpus_subset")
+        if self.max_articles is not None and self.max_articles < 1:
+            raise ConfigError(f"lang_module.max_articles={self.max_articles}: must be positive (or null: all)")
 
     def training_languages(self, use_samples: bool) -> list[str]:
         languages = self.sample_languages if use_samples and self.sample_languages else self.languages
         if not languages:
             raise ConfigError("lang_module.languages: the generator needs training languages")
         return list(dict.fromkeys(languages))
+
+    def seen_by_generator(self, code: str, use_samples: bool) -> bool:
+        """Whether ``code``'s language is one of the generator's training languages, compared by URIEL code
+        (Wikipedia's ``kv`` and UD's ``kpv`` are one language, Komi-Zyrian): the rule of
+        :meth:`GeneratorArtifact.generate`, so results and generated artifacts agree."""
+        trained = {resolve_code(lang, self.aliases) for lang in self.training_languages(use_samples)}
+        return resolve_code(code, self.aliases) in trained
 
 
 # ---------------------------------------------------------------------------- generator artifact
@@ -196,22 +216,6 @@ def finetune_adapter(adapter: PfeifferAdapter, request: TrainRequest) -> tuple[A
     result = fit_with_adapter(adapter, request, "xlt_finetuned_adapter")
     return (AdapterModule(adapter.cpu(), None, dict(request.meta)),
             {"train/steps": result.steps, **{f"train/{k}": v for k, v in result.metrics.items()}})
-
-
-def first_words(texts: Sequence[str], words: int) -> list[str]:
-    """The first ``words`` whitespace-separated words of a corpus, line by line (the last line cut)."""
-    kept: list[str] = []
-    remaining = words
-    for text in texts:
-        tokens = text.split()
-        if not tokens:
-            continue
-        if len(tokens) >= remaining:
-            kept.append(" ".join(tokens[:remaining]))
-            break
-        kept.append(" ".join(tokens))
-        remaining -= len(tokens)
-    return kept
 
 
 from xlt.training.methods import register_method  # noqa: E402  (here: methods imports this module)

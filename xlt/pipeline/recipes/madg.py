@@ -3,6 +3,7 @@
 ``madg_train``: train the adapter generator (multilingual MLM, §3.4.3), generate the language adapter
 of every training language (and of any extra language with a URIEL vector, ``generate``), and report
 each training language's held-out MLM loss with the base model alone and with its generated adapter.
+It trains no task: its results say ``"task": "mlm"``.
 
 ``madg`` (§3.3.3, §3.4.2): the generator; the generated source language adapter; a task adapter
 (m = 48) trained on base + generated source adapter; inference on each target with its generated
@@ -14,7 +15,8 @@ language's generated adapter active (the Fitter's mixture sampler and ``Language
 multi-source task module); MAD-G-en then uses the first source's adapter. ``finetune`` fine-tunes each target's
 adapter on a few words of its corpus before inference: from the generated adapter (MAD-G-ft) or
 from a random one (rand-ft, §3.5.3). Targets need no corpus except for ``finetune``: generation
-works for languages unseen in the generator's training (results say which were seen).
+works for languages unseen in the generator's training (results say which were seen: a language is
+seen when its URIEL code is one of the training languages', ``MadgConfig.seen_by_generator``).
 """
 
 from __future__ import annotations
@@ -64,10 +66,12 @@ def plan_madg_train(exp: Any, cfg: MadgTrainConfig) -> Plan:
     def collect(results: dict[str, StageResult]) -> dict[str, Any]:
         languages_out = {lang: {k: v for k, v in results[stage.label].metrics.items() if k in ("loss", "loss_base")}
                          for lang, stage in evaluations.items()}
-        return {"languages": languages_out, "average": average(list(languages_out.values())),
+        return {"task": "mlm",  # the generator's multilingual MLM: no task (the task group is unused here)
+                "languages": languages_out, "average": average(list(languages_out.values())),
                 "generator": {k: v for k, v in results["generator"].metrics.items() if k.startswith("parameters/")},
                 "generated": {lang: str(results[stage.label].path) for lang, stage in adapters.items()},
-                "typology": {lang: {"uriel": resolve_code(lang, madg.aliases), "seen_by_generator": lang in languages}
+                "typology": {lang: {"uriel": resolve_code(lang, madg.aliases),
+                                    "seen_by_generator": madg.seen_by_generator(lang, exp.data.use_samples)}
                              for lang in adapters}}
 
     return Plan([generator, *adapters.values(), *evaluations.values()], collect)
@@ -114,13 +118,12 @@ def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
         else:
             lang_stage = adapter(lang)
         evaluations[target] = evaluation_stage(exp, target, task, lang_stage)
-    trained = {resolve_code(lang, madg.aliases) for lang in madg.training_languages(exp.data.use_samples)}
 
     def collect(results: dict[str, StageResult]) -> dict[str, Any]:
         languages = {lang: {k: v for k, v in results[stage.label].metrics.items() if k != "examples"}
                      for lang, stage in evaluations.items()}
         typology = {lang: {"uriel": resolve_code(lang, madg.aliases),
-                           "seen_by_generator": resolve_code(lang, madg.aliases) in trained}
+                           "seen_by_generator": madg.seen_by_generator(lang, exp.data.use_samples)}
                     for lang in exp.data.targets}
         return {"languages": languages, "average": average(list(languages.values())), "typology": typology,
                 "sources": [spec.lang for spec in mixture], "protocol": protocol_record(protocol, training, inference)}
