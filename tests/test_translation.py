@@ -40,11 +40,15 @@ def test_generation_settings_defaults_key_and_validation():
     assert "batch_size" not in settings.key()  # batching does not decide the translations
     assert GenerationSettings(max_length=50).key() == GenerationSettings(max_new_tokens=49).key()
     assert GenerationSettings(batch_size=4).key() == settings.key() != GenerationSettings(num_beams=4).key()
-    with pytest.raises(ConfigError, match=r"nmt.generation.num_beams=0"):
-        GenerationSettings(num_beams=0)
-    with pytest.raises(ConfigError, match=r"nmt.generation: set max_length or max_new_tokens"):
-        GenerationSettings(max_length=None)
     from xlt.config import parse
+
+    with pytest.raises(ValueError, match=r"num_beams=0: must be an integer >= 1"):
+        GenerationSettings(num_beams=0)
+    with pytest.raises(ConfigError, match=r"nmt.generation: max_length=None: set max_length or max_new_tokens"):
+        parse(GenerationSettings, {"max_length": None}, "nmt.generation")
+    settings.max_new_tokens = 1
+    with pytest.raises(ConfigError, match=r"nmt.generation.max_new_tokens=1"):
+        settings.validate()
 
     with pytest.raises(ConfigError, match=r"nmt.generation: unknown key 'beams'"):
         parse(GenerationSettings, {"beams": 4}, "nmt.generation")
@@ -232,3 +236,110 @@ def test_killed_translation_job_resumes_exactly(diverse_nmt, tmp_path):
                                  tmp_path / "fresh", chunk_size=6)
     assert resumed == fresh
     assert [(r["id"], r["label"]) for r in resumed] == [(r["id"], r["label"]) for r in records]
+
+
+# ----------------------------------------------------------------------------- NMT adaptation (task family)
+def write_parallel(directory: Path, split: str, count: int, offset: int = 0) -> Path:
+    """Spanish-like lines and their 'Bribri': every word reversed (a learnable mapping)."""
+    lines = corpus_lines("es")[offset:offset + count]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{split}.es").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    (directory / f"{split}.bzd").write_text(
+        "".join(" ".join(word[::-1] for word in line.split()) + "\n" for line in lines), encoding="utf-8")
+    return directory / f"{split}.es"
+
+
+def test_parallel_text_reader(tmp_path):
+    from xlt.data.locations import DataLocation, load_location
+
+    source = write_parallel(tmp_path / "bribri-spanish", "dev", 5)
+    (tmp_path / "bribri-spanish" / "dev.es").write_text("uno\n\ntres\ncuatro\ncinco\n", encoding="utf-8")
+    dataset = load_location(DataLocation(path=str(source), format="parallel_text",
+                                         options={"target_suffix": "bzd"}), "data.parallel.bzd")
+    assert dataset.column_names == ["source", "target"] and len(dataset) == 4  # the blank pair is skipped
+    assert dataset[1] == {"source": "tres", "target": " ".join(w[::-1] for w in corpus_lines("es")[2].split())}
+    renamed = load_location(DataLocation(path=str(source), format="parallel_text",
+                                         options={"target": "dev.bzd", "source_column": "es",
+                                                  "target_column": "bzd"}), "x")
+    assert renamed.column_names == ["es", "bzd"]
+    (tmp_path / "bribri-spanish" / "dev.bzd").write_text("a\nb\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"dev.es \(5 lines\) and .*dev.bzd \(2 lines\) are not line-aligned"):
+        load_location(DataLocation(path=str(source), format="parallel_text", options={"target_suffix": "bzd"}), "x")
+    with pytest.raises(DataError, match="needs options.target or options.target_suffix"):
+        load_location(DataLocation(path=str(source), format="parallel_text"), "x")
+
+
+TRANSLATION_TASK = {"family": "translation", "source_code": "spa_Latn", "target_code": "bzd_Latn",
+                    "new_language_code": "bzd_Latn", "new_code_init": "copy:spa_Latn", "max_length": 32,
+                    "generation": {"max_new_tokens": 20, "batch_size": 8},
+                    "train": {"lr": 3e-3, "batch_size": 8, "max_epochs": 40, "eval_every": 40}}
+
+
+def test_translation_family_fits_with_the_fitter_and_selects_by_chrf(cache_dir, tmp_path):
+    import sacrebleu
+    import torch
+
+    from xlt.data.locations import DataLocation, load_location
+    from xlt.models.loading import ModelConfig, load_tokenizer
+    from xlt.models.nmt import code_id
+    from xlt.tasks import build_task
+    from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
+
+    path = str(tiny_nmt(cache_dir))
+    tokenizer = load_tokenizer(path)
+    family = build_task(TRANSLATION_TASK, tokenizer)
+    assert family.schedule.lr == 3e-3 and family.metric().primary == "chrf"
+
+    def read(split: str, count: int, offset: int) -> list:
+        source = write_parallel(tmp_path / "parallel", split, count, offset)
+        location = DataLocation(path=str(source), format="parallel_text", options={"target_suffix": "bzd"})
+        return family.preprocess(load_location(location, split), split)
+
+    train, heldout = read("train", 64, 0), read("dev", 16, 64)
+    bzd = code_id(tokenizer, "bzd_Latn")
+    assert train[0]["labels"][0] == bzd and train[0]["labels"][-1] == tokenizer.eos_token_id
+    assert tokenizer.convert_ids_to_tokens(train[0]["input_ids"][0]) == "spa_Latn"
+    batch = family.collator()(train[:3])
+    assert batch["labels"].shape[0] == 3 and (batch["labels"] == -100).any() == (len({len(e["labels"])
+                                                                                     for e in train[:3]}) > 1)
+    assert batch["references"] == [e["references"] for e in train[:3]]
+
+    model = family.build_model(path, ModelConfig(name_or_path=path))
+    embeddings = model.backbone.get_input_embeddings().weight
+    assert torch.equal(embeddings[bzd], embeddings[code_id(tokenizer, "spa_Latn")])  # copy:spa_Latn
+    assert model.head_parameters() == {}  # the body is the whole NMT model (output layer tied)
+
+    def chrf() -> float:
+        model.eval()
+        collated = family.collator()(heldout)
+        with torch.no_grad():
+            hypotheses = model.translate(collated["input_ids"], collated["attention_mask"])
+        assert not any("bzd_Latn" in h for h in hypotheses)
+        return sacrebleu.corpus_chrf(hypotheses, [collated["references"]]).score
+
+    before = chrf()
+    fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False, max_steps_per_phase=160),
+                    LoggerConfig(csv=False), tmp_path / "logs", "nmt", seed=0)
+    result = fitter.fit(model, train, {"bzd": heldout}, family.collator(), family.schedule, "full")
+    assert result.steps == 160 and result.best_step in (40, 80, 120, 160)  # validated every 40 steps
+    assert set(result.metrics) >= {"val/chrf", "val/bleu", "val/bzd/chrf", "val/bzd/bleu"}
+    # the selected state is restored, and its chrF is that of real greedy translations of the held-out pairs
+    assert chrf() == pytest.approx(result.metrics["val/chrf"], abs=1e-3)
+    assert result.metrics["val/chrf"] > before + 5  # it learnt something
+    evaluated = fitter.evaluate(model, {"bzd": heldout}, family.collator(), 8)
+    assert evaluated["bzd"]["chrf"] == pytest.approx(result.metrics["val/chrf"], abs=1e-3)
+
+
+def test_translation_family_config_errors(cache_dir):
+    from xlt.models.loading import load_tokenizer
+    from xlt.tasks import build_task
+
+    tokenizer = load_tokenizer(str(tiny_nmt(cache_dir)))
+    with pytest.raises(ConfigError, match=r"task.target_code='bzd_Latn': not a language code"):
+        build_task({**TRANSLATION_TASK, "new_language_code": None}, tokenizer)
+    with pytest.raises(ConfigError, match=r"task.metric='ter'"):
+        build_task({**TRANSLATION_TASK, "metric": "ter"}, tokenizer)
+    with pytest.raises(ConfigError, match=r"task: missing required key 'source_code'"):
+        build_task({"family": "translation", "target_code": "eng_Latn"}, tokenizer)
+    with pytest.raises(ConfigError, match=r"task.generation: num_beams=0"):
+        build_task({**TRANSLATION_TASK, "generation": {"num_beams": 0}}, tokenizer)

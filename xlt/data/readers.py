@@ -119,4 +119,4 @@ def infer_format(path: Path) -> str:
     return {"txt": "text"}.get(suffix, suffix)
 
 
-from xlt.data import task_formats  # noqa: E402, F401  (registers conllu, conll, squad)
+from xlt.data import parallel, task_formats  # noqa: E402, F401  (register conllu, conll, squad, parallel_text)

@@ -129,30 +129,50 @@ def code_id(tokenizer: Any, code: str, where: str = "language code") -> int:
 
 def add_language_code(model: nn.Module, tokenizer: Any, code: str, init: str = "mean",
                       where: str = "nmt.adaptation") -> int:
-    """Add the code token ``code`` to ``tokenizer`` and give it an embedding row in ``model`` (§6.3.3).
+    """Add the code token ``code`` to ``tokenizer`` and give it an embedding row in ``model`` (§6.3.3):
+    :func:`add_code_token` then :func:`init_code_embedding`. Returns the new token id."""
+    check_code(code, f"{where}.code")
+    _init_sources(tokenizer, init, code, where)  # a bad init fails before the tokenizer changes
+    add_code_token(tokenizer, code, where)
+    return init_code_embedding(model, tokenizer, code, init, where)
 
-    ``init``: ``copy:<code>`` copies an existing code's row (a related language, e.g. ``copy:spa_Latn``
-    for the AmericasNLI languages, ``copy:ind_Latn`` for NusaX's), ``mean`` takes the mean of all
-    existing code rows. The embedding matrix grows only if the new id has no row yet (NLLB-200's spare
-    rows are used first); tied input/output embeddings stay tied; an untied output embedding gets
-    the same initialisation from its own rows. Returns the new token id.
-    """
+
+def add_code_token(tokenizer: Any, code: str, where: str = "nmt.adaptation") -> int:
+    """Register ``code`` as an added special token (transformers 5: an extra special token; the
+    existing ones are kept); ConfigError if the tokenizer already has it. Returns its id."""
     check_code(code, f"{where}.code")
     if code in tokenizer.get_vocab():
         raise ConfigError(f"{where}.code={code!r}: the tokenizer already has this token (a supported language "
                           "needs no adaptation)")
-    existing = language_codes(tokenizer)
+    tokenizer.add_special_tokens({"extra_special_tokens": [code]}, replace_extra_special_tokens=False)
+    return tokenizer.convert_tokens_to_ids(code)
+
+
+def _init_sources(tokenizer: Any, init: str, code: str, where: str) -> list[int]:
+    existing = {token: index for token, index in language_codes(tokenizer).items() if token != code}
     if init == "mean":
         if not existing:
             raise ConfigError(f"{where}.init=mean: the tokenizer has no language codes to average")
-        source_ids = sorted(existing.values())
-    elif init.startswith("copy:"):
+        return sorted(existing.values())
+    if init.startswith("copy:"):
         related = init.split(":", 1)[1]
-        source_ids = [code_id(tokenizer, related, f"{where}.init")]
-    else:
-        raise ConfigError(f"{where}.init={init!r}: expected 'mean' or 'copy:<code>' (e.g. copy:spa_Latn)")
-    tokenizer.add_special_tokens({"extra_special_tokens": [code]}, replace_extra_special_tokens=False)
-    new_id = tokenizer.convert_tokens_to_ids(code)
+        if related == code:
+            raise ConfigError(f"{where}.init={init!r}: copy another language's code")
+        return [code_id(tokenizer, related, f"{where}.init")]
+    raise ConfigError(f"{where}.init={init!r}: expected 'mean' or 'copy:<code>' (e.g. copy:spa_Latn)")
+
+
+def init_code_embedding(model: nn.Module, tokenizer: Any, code: str, init: str = "mean",
+                        where: str = "nmt.adaptation") -> int:
+    """Initialise the embedding row of ``code`` (already a token of ``tokenizer``) in ``model``.
+
+    ``init``: ``copy:<code>`` copies an existing code's row (a related language, e.g. ``copy:spa_Latn``
+    for the AmericasNLI languages, ``copy:ind_Latn`` for NusaX's), ``mean`` takes the mean of the
+    other code rows. The embedding matrix grows only if the code's id has no row yet (NLLB-200's
+    spare rows are used first); tied input/output embeddings stay tied; an untied output embedding
+    gets the same initialisation from its own rows. Returns the code's id."""
+    new_id = code_id(tokenizer, code, f"{where}.code")
+    source_ids = _init_sources(tokenizer, init, code, where)
     embeddings = model.get_input_embeddings()
     if new_id >= embeddings.weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # the row is set below
@@ -163,7 +183,7 @@ def add_language_code(model: nn.Module, tokenizer: Any, code: str, init: str = "
         weight[new_id] = weight[source_ids].float().mean(0).to(weight.dtype)
         if output is not None and output.weight is not weight:
             output.weight[new_id] = output.weight[source_ids].float().mean(0).to(output.weight.dtype)
-    log.info("added language code %s (id %d, rows %d, init %s)", code, new_id, embeddings.weight.shape[0], init)
+    log.info("language code %s: id %d, embedding rows %d, init %s", code, new_id, embeddings.weight.shape[0], init)
     return new_id
 
 

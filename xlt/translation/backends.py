@@ -56,20 +56,29 @@ class GenerationSettings:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        self.validate()
+        problem = self.problem()
+        if problem:  # xlt.config.parse turns this into a ConfigError naming the section
+            raise ValueError(problem)
+
+    def problem(self) -> str | None:
+        """What is wrong with the settings (``key=value: why``), or None."""
+        for name in ("num_beams", "batch_size", "max_input_length"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                return f"{name}={getattr(self, name)!r}: must be an integer >= 1"
+        if self.max_new_tokens is None and self.max_length is None:
+            return "max_length=None: set max_length or max_new_tokens"
+        if self.max_new_tokens is not None and self.max_new_tokens < 2:
+            return f"max_new_tokens={self.max_new_tokens}: must be >= 2 (the code and a token)"
+        if self.max_new_tokens is None and self.max_length is not None and self.max_length < 3:
+            return f"max_length={self.max_length}: must be >= 3 (</s>, the code and a token)"
+        if self.no_repeat_ngram_size < 0:
+            return f"no_repeat_ngram_size={self.no_repeat_ngram_size}: must be >= 0"
+        return None
 
     def validate(self, where: str = "nmt.generation") -> None:
-        for name in ("num_beams", "batch_size", "max_input_length"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{where}.{name}={getattr(self, name)!r}: must be >= 1")
-        if self.max_new_tokens is None and self.max_length is None:
-            raise ConfigError(f"{where}: set max_length or max_new_tokens")
-        if self.max_new_tokens is not None and self.max_new_tokens < 2:
-            raise ConfigError(f"{where}.max_new_tokens={self.max_new_tokens}: must be >= 2 (the code and a token)")
-        if self.max_new_tokens is None and self.max_length is not None and self.max_length < 3:
-            raise ConfigError(f"{where}.max_length={self.max_length}: must be >= 3 (</s>, the code and a token)")
-        if self.no_repeat_ngram_size < 0:
-            raise ConfigError(f"{where}.no_repeat_ngram_size={self.no_repeat_ngram_size}: must be >= 0")
+        problem = self.problem()
+        if problem:
+            raise ConfigError(f"{where}.{problem}")
 
     @property
     def decoding_steps(self) -> int:
