@@ -343,3 +343,28 @@ def test_translation_family_config_errors(cache_dir):
         build_task({"family": "translation", "target_code": "eng_Latn"}, tokenizer)
     with pytest.raises(ConfigError, match=r"task.generation: num_beams=0"):
         build_task({**TRANSLATION_TASK, "generation": {"num_beams": 0}}, tokenizer)
+
+
+def test_translation_family_trains_with_ltsft(cache_dir, tmp_path):
+    """LT-SFT instead of full fine-tuning (§6.3.3 option): the SFT covers the NMT body only."""
+    from xlt.data.locations import DataLocation, load_location
+    from xlt.models.loading import ModelConfig, load_tokenizer
+    from xlt.tasks import build_task
+    from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
+    from xlt.training.methods import SparseModuleConfig, TrainRequest, train_sparse
+
+    path = str(tiny_nmt(cache_dir))
+    family = build_task(TRANSLATION_TASK, load_tokenizer(path))
+    source = write_parallel(tmp_path / "parallel", "train", 32)
+    examples = family.preprocess(load_location(DataLocation(path=str(source), format="parallel_text",
+                                                            options={"target_suffix": "bzd"}), "train"), "train")
+    model = family.build_model(path, ModelConfig(name_or_path=path))
+    fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False, max_steps_per_phase=4),
+                    LoggerConfig(csv=False), tmp_path / "logs", "nmt", seed=0)
+    request = TrainRequest(model, examples, {"bzd": examples[:8]}, family.collator(), family.schedule, fitter,
+                           seed=0, reference_params=None)
+    module, summary = train_sparse(SparseModuleConfig(method="ltsft", num_trainable=2000), request)
+    body = dict(model.body.named_parameters())
+    assert set(module.sft.diffs) <= set(body) and "shared.weight" in body and not module.sft.abs
+    assert module.sft.num_entries == 2000
+    assert any(key.endswith("chrf") for key in summary)
