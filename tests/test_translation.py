@@ -368,3 +368,21 @@ def test_translation_family_trains_with_ltsft(cache_dir, tmp_path):
     assert set(module.sft.diffs) <= set(body) and "shared.weight" in body and not module.sft.abs
     assert module.sft.num_entries == 2000
     assert any(key.endswith("chrf") for key in summary)
+
+
+def test_translation_family_reverse_direction_for_translate_test(cache_dir, tmp_path):
+    """X -> source (translate-test): the new code is the input side's."""
+    from xlt.data.locations import DataLocation, load_location
+    from xlt.models.loading import load_tokenizer
+    from xlt.tasks import build_task
+
+    tokenizer = load_tokenizer(str(tiny_nmt(cache_dir)))
+    family = build_task({**TRANSLATION_TASK, "source_code": "bzd_Latn", "target_code": "spa_Latn",
+                         "source_field": "bzd", "target_field": "es"}, tokenizer)
+    source = write_parallel(tmp_path / "parallel", "dev", 4)
+    location = DataLocation(path=str(source), format="parallel_text",
+                            options={"target_suffix": "bzd", "source_column": "es", "target_column": "bzd"})
+    examples = family.preprocess(load_location(location, "dev"), "dev")
+    assert tokenizer.convert_ids_to_tokens(examples[0]["input_ids"][0]) == "bzd_Latn"
+    assert tokenizer.convert_ids_to_tokens(examples[0]["labels"][0]) == "spa_Latn"
+    assert examples[0]["references"] == corpus_lines("es")[0]

@@ -103,11 +103,14 @@ class Translator(ABC):
         self.tokenizer = tokenizer
         self.settings = settings or GenerationSettings()
 
-    def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        """Input lengths in tokens (codes and ``</s>`` included), before truncation."""
-        if not texts:
-            return []
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+    def token_lengths(self, texts: Sequence[str], block: int = 10_000) -> list[int]:
+        """Input lengths in tokens (codes and ``</s>`` included), before truncation; tokenised in
+        blocks, so that only the lengths of a large dataset are held at once."""
+        lengths: list[int] = []
+        for start in range(0, len(texts), block):
+            encoded = self.tokenizer(list(texts[start:start + block]), add_special_tokens=True)["input_ids"]
+            lengths.extend(len(ids) for ids in encoded)
+        return lengths
 
     def translate(self, texts: Sequence[str], src_code: str, tgt_code: str) -> list[str]:
         """Translations of ``texts`` (one per text, same order)."""
