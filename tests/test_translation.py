@@ -188,6 +188,9 @@ def test_engine_resumes_after_an_interruption_without_losing_or_repeating_rows(t
     with pytest.raises(ArtifactError, match="another translation job"):
         translate_records(records, ["premise", "hypothesis"], ReversingTranslator(), "eng_Latn", "quy_Latn",
                           tmp_path / "work", chunk_size=5)
+    with pytest.raises(ArtifactError, match="another translation job"):
+        translate_records(records, ["premise", "hypothesis"], ReversingTranslator(), "eng_Latn", "grn_Latn",
+                          tmp_path / "work", chunk_size=5, identity={"model": "another"})
 
 
 def test_engine_bad_records(tmp_path):

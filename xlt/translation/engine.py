@@ -126,13 +126,14 @@ def _read_part(path: Path, expected: Sequence[int]) -> list[str] | None:
 
 def translate_records(records: Sequence[Mapping[str, Any]], fields: Sequence[str], translator: Translator,
                       src_code: str, tgt_code: str, work_dir: str | Path, chunk_size: int = 4096,
-                      dedupe: bool = True, where: str = "data",
+                      dedupe: bool = True, where: str = "data", identity: Mapping[str, Any] | None = None,
                       after_chunk: Callable[[int, int], None] | None = None) -> tuple[list[dict[str, Any]],
                                                                                       TranslationStats]:
     """``records`` with ``fields`` translated from ``src_code`` into ``tgt_code`` (module docstring).
 
     Empty or missing-text fields (``None``, blank) are kept as they are. ``after_chunk(done, total)``
-    is called after each chunk this call writes. Returns the translated records (new dicts, input
+    is called after each chunk this call writes. ``identity`` (e.g. the NMT model's key) joins the
+    plan's key, so a work dir of another model's job is refused too. Returns the translated records (new dicts, input
     order, all other columns unchanged) and statistics."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
@@ -146,7 +147,8 @@ def translate_records(records: Sequence[Mapping[str, Any]], fields: Sequence[str
     chunks = [order[start:start + chunk_size] for start in range(0, len(order), chunk_size)]
     stats.chunks = len(chunks)
     plan = {"version": PLAN_VERSION, "texts": _texts_hash(texts), "segments": len(texts), "chunks": len(chunks),
-            "chunk_size": chunk_size, "src": src_code, "tgt": tgt_code, "translator": translator.identity()}
+            "chunk_size": chunk_size, "src": src_code, "tgt": tgt_code, "translator": translator.identity(),
+            "identity": dict(identity or {})}
     plan_key = stable_hash(plan)
     plan_path = work_dir / "plan.json"
     if plan_path.exists():
