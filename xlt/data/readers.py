@@ -200,4 +200,4 @@ def infer_format(path: Path, text_file: TextFileFormat = PLAIN_TEXT) -> str:
     return text_file.format if suffix == "txt" else suffix
 
 
-from xlt.data import task_formats  # noqa: E402, F401  (registers conllu, conll, squad)
+from xlt.data import parallel, task_formats  # noqa: E402, F401  (register conllu, conll, squad, parallel_text)

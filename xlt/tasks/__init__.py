@@ -35,6 +35,7 @@ def _import_families() -> None:
         parsing,
         qa,
         tagging,
+        translation,
     )
 
 
