@@ -85,7 +85,7 @@ def test_bad_density_fails_in_seconds_before_any_training(tmp_path, cache_dir):
     root, run_dir = tmp_path / "root", tmp_path / "run"
     start = time.perf_counter()
     result = launch(["+experiment=ltsft_americasnli", "+profile=smoke", "task_module.density=-0.1",
-                     f"paths.root={root}", f"hydra.run.dir={run_dir}"], cache_dir, timeout=300)
+                     f"paths.root={root}", f"hydra.run.dir={run_dir}"], cache_dir, timeout=120)
     assert time.perf_counter() - start < 60
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == "error: task_module.density=-0.1: must be > 0 and <= 1"
@@ -105,7 +105,7 @@ def test_malformed_target_test_file_fails_before_the_first_language_module_train
     root, run_dir = tmp_path / "root", tmp_path / "run"
     start = time.perf_counter()
     result = launch(["+experiment=ltsft_americasnli", "+profile=smoke", f"data.target.test.sample.path={broken}",
-                     f"paths.root={root}", f"hydra.run.dir={run_dir}"], cache_dir, timeout=600)
+                     f"paths.root={root}", f"hydra.run.dir={run_dir}"], cache_dir, timeout=120)
     assert time.perf_counter() - start < 60
     assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
