@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import compose_config, launch
+from tests.helpers import compose_config, experiments, launch
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.experiment import Experiment
@@ -213,3 +213,14 @@ def test_docs_zip_sweep_example_sweeps_task_train_lr():
         assert "hydra.sweeper.zip=[[task_module,task.train.lr]]" in text, doc
     for sweep in (repo / "sweeps").glob("*.yaml"):
         assert "task_module.lr:" not in sweep.read_text(), sweep.name
+
+
+@pytest.mark.parametrize("experiment", experiments())
+def test_every_smoke_plan_passes_its_data_check(experiment, tmp_path, cache_dir, monkeypatch):
+    """Every stage's check reads the bundled samples (in the real formats) as its build would."""
+    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
+    exp = Experiment(compose_config([f"+experiment={experiment}", "+profile=smoke"], tmp_path / "root"),
+                     tmp_path / "run")
+    stages = plan_experiment(exp).stages
+    assert any(stage.validate is not None for stage in stages)
+    Runner(exp.store, tmp_path / "run", announce=lambda _: None).check(stages)
