@@ -75,10 +75,11 @@ class Experiment:
             raise ConfigError("task_module.method=none: a task module is required")
         if METHODS[method].train is None:
             raise ConfigError(f"task_module.method={method!r} is not trained as a task module")
-        for name in ("train", "mlm"):
-            if getattr(self.task_module, name, None) is not None:
-                raise ConfigError(f"task_module.{name}: a task module trains with the task's schedule; set task.train.*"
-                                  + (" (or task_module.phase1/phase2 for LT-SFT's phases)" if name == "train" else ""))
+        if getattr(self.task_module, "train", None) is not None:
+            raise ConfigError("task_module.train: a task module trains with the task's schedule; set task.train.* "
+                              "(or task_module.phase1/phase2 for LT-SFT's phases)")
+        if getattr(self.task_module, "mlm", None) is not None:
+            raise ConfigError("task_module.mlm: only language modules train with MLM (lang_module.mlm)")
         if method in ("spiel_ag", "spiel_ma") and schedule is not None and schedule.weight_decay:
             raise ConfigError(f"task.train.weight_decay={schedule.weight_decay}: {method} decays towards the "
                               "pre-trained weights with task_module.weight_decay; set task.train.weight_decay=0")
