@@ -21,6 +21,7 @@ from transformers import (
     XLMRobertaForMaskedLM,
 )
 
+from xlt.config import parse
 from xlt.errors import ArtifactError, ConfigError
 from xlt.modules.adapters import (
     LANGUAGE,
@@ -298,8 +299,8 @@ def test_mismatched_or_unsupported_models_fail_in_one_line():
                                    intermediate_size=32))
     with pytest.raises(ConfigError, match="model type 'llama'"):
         attach_adapter(llama, random_adapter(hidden=16, bottleneck=4, layers=(0,)))
-    with pytest.raises(ConfigError, match="reduction_factor"):
-        AdapterModuleConfig(reduction_factor=0)
+    with pytest.raises(ConfigError, match=r"^task_module\.reduction_factor=0: must be > 0"):  # the full key
+        parse(AdapterModuleConfig, {"reduction_factor": 0}, "task_module")
 
 
 def test_pretrained_adapterhub_language_adapter_is_imported_instead_of_trained(tmp_path):

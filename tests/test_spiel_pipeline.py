@@ -38,7 +38,7 @@ def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
 
 def test_spiel_ag_pipeline_updates_saves_evaluates_and_exports(tmp_path, cache_dir, monkeypatch):
     results = run(["+experiment=spiel_flan", "+profile=smoke", *FAST, "task_module.interval=10",
-                   "task_module.window=3", "task_module.lr=1e-2", "task_module.weight_decay=0",
+                   "task_module.window=3", "task.train.lr=1e-2", "task_module.weight_decay=0",
                    "recipe.export_merged=true"], tmp_path, cache_dir, monkeypatch)
     module = results["modules"]["task"]
     assert module["train/steps"] == 26 and module["updates"] == 3  # updates after steps 3, 13, 23
@@ -98,7 +98,7 @@ def test_other_method_pipelines(method, tmp_path, cache_dir, monkeypatch):
 @pytest.mark.slow
 def test_composition_experiment_trains_both_modules_and_evaluates_their_sum(tmp_path, cache_dir, monkeypatch):
     results = run(["+experiment=spiel_composition", "+profile=smoke", *FAST, "task_module=lora",
-                   "task_module.lr=1e-2", "model.dtype=float32", "recipe.export_merged=true"],
+                   "task.train.lr=1e-2", "model.dtype=float32", "recipe.export_merged=true"],
                   tmp_path, cache_dir, monkeypatch)
     assert set(results["modules"]) == {"tulu_v2", "gpt4_alpaca"}
     assert results["harness"].startswith("skipped")

@@ -54,9 +54,9 @@ def run(method: str, fitter: Capturing, accumulate: int, seed: int = 0):
     the windows), validation every 4 steps with best-state selection. ``seed`` draws the initial
     random indices: a resumed attempt must get every index from the checkpoint."""
     task = Regression(TinyMLP(seed=0), None, MeanLoss)
-    schedule = Schedule(lr=0.05, batch_size=4, max_steps=14, eval_every=4, accumulate=accumulate, select_best=True)
-    cfg = SpielConfig(method=method, rank=None, num_trainable=60, interval=5, window=3, replace_rate=0.5,
-                      lr=0.05 if method == "spiel_ag" else 0.2)
+    schedule = Schedule(lr=0.05 if method == "spiel_ag" else 0.2, batch_size=4, max_steps=14, eval_every=4,
+                        accumulate=accumulate, select_best=True)
+    cfg = SpielConfig(method=method, rank=None, num_trainable=60, interval=5, window=3, replace_rate=0.5)
     module, summary = train_spiel(cfg, TrainRequest(task, TRAIN, VALIDATION, collate, schedule, fitter, seed=seed,
                                                     reference_params=None))
     return module.sft, summary

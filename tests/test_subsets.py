@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import compose_config
+from xlt.config import parse
 from xlt.data.locations import DataLocation
 from xlt.data.readers import PLAIN_TEXT, TextFileFormat
 from xlt.data.sampling import first_words, sample_words, subset_order, subset_rng
@@ -93,7 +94,7 @@ def test_generator_reads_a_seeded_order_of_the_whole_dump():
                                                            42, "kv")]
     assert first == list(range(100))
     with pytest.raises(ConfigError, match="lang_module.corpus_subset='all'"):
-        MadgConfig(corpus_subset="all")
+        parse(MadgConfig, {"method": "madg", "corpus_subset": "all"}, "lang_module")
 
 
 class Rows:

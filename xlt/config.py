@@ -1,4 +1,11 @@
-"""Turning config nodes into typed dataclasses, with one-line errors naming the bad key."""
+"""Turning config nodes into typed dataclasses, with one-line errors naming the bad key.
+
+:func:`parse` builds a dataclass from a config node and then calls its ``validate(where)`` method
+if it has one, with ``where`` the node's full key (``task_module``, ``lang_module.train``), so range
+and enum checks name the full key (``task_module.density``) and fail when the experiment is built,
+not when the stage that uses the value starts. A field whose type has a ``from_config(node, where)``
+classmethod is built by it (e.g. :class:`xlt.training.schedule.ScheduleOverrides`).
+"""
 
 from __future__ import annotations
 
@@ -57,15 +64,46 @@ def parse(cls: type[T], node: Any, where: str) -> T:
         if name in data:
             value = data[name]
             tp = _unwrap_optional(hints[name])
-            if _is_dataclass_type(tp) and value is not None:
+            if value is not None and hasattr(tp, "from_config"):
+                value = tp.from_config(value, f"{where}.{name}")
+            elif _is_dataclass_type(tp) and value is not None:
                 value = parse(tp, value, f"{where}.{name}")
             kwargs[name] = value
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     try:
-        return cls(**kwargs)
+        result = cls(**kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
+    validate = getattr(result, "validate", None)
+    if callable(validate):
+        validate(where)
+    return result
+
+
+def check_number(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None,
+                 above: float | None = None, below: float | None = None, integer: bool = False,
+                 optional: bool = False) -> None:
+    """Raise a one-line :class:`ConfigError` naming ``where`` unless ``value`` is a number (an integer
+    with ``integer``; None with ``optional``) with ``minimum <= value <= maximum``, ``value > above``
+    and ``value < below`` (each bound optional)."""
+    if value is None and optional:
+        return
+    kind = "an integer" if integer else "a number"
+    numeric = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not numeric or (not integer and value != value):  # bools and NaN are not numbers
+        raise ConfigError(f"{where}={value!r}: expected {kind}{' or null' if optional else ''}")
+    limits = [(minimum is None or value >= minimum, f">= {minimum}"), (above is None or value > above, f"> {above}"),
+              (maximum is None or value <= maximum, f"<= {maximum}"), (below is None or value < below, f"< {below}")]
+    if not all(ok for ok, _ in limits):
+        bounds = [text for (_, text), bound in zip(limits, (minimum, above, maximum, below)) if bound is not None]
+        raise ConfigError(f"{where}={value!r}: must be {' and '.join(bounds)}")
+
+
+def check_choice(value: Any, where: str, choices: Any) -> None:
+    """Raise a one-line :class:`ConfigError` naming ``where`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{where}={value!r}: expected one of {', '.join(map(str, choices))}")
 
 
 def as_dict(obj: Any) -> Any:

@@ -24,6 +24,7 @@ from xlt.modules.adapters import PfeifferAdapter
 from xlt.pipeline.data_config import check_exists
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.stage import Stage, StageContext
+from xlt.pipeline.stages import check_corpus
 from xlt.tasks.mlm import MLMConfig, MLMFamily, special_affixes
 from xlt.training.adapters import load_adapter_module
 from xlt.training.madg import GeneratorArtifact, MadgConfig, finetune_adapter, train_generator
@@ -107,7 +108,15 @@ def generator_stage(exp: Experiment) -> Stage:
             "corpora": {lang: fingerprint(loc) for lang, loc in locations.items()},
             "typology": {lang: [code, stable_hash(vector.tolist())] for lang, (code, vector) in vectors.items()},
             **exp.training_spec()}
-    return Stage("adapter_generator", "generator", spec, partial(_build_generator, exp, locations, vectors))
+    corpora = {f"lang_module.corpus ({lang})": location for lang, location in locations.items()}
+    return Stage("adapter_generator", "generator", spec, partial(_build_generator, exp, locations, vectors),
+                 validate=partial(_check_corpora, corpora))
+
+
+def _check_corpora(corpora: dict[str, DataLocation]) -> None:
+    """Every corpus opened and parsed as the build will read it (a local file in full; a hub dataset loaded)."""
+    for where, location in corpora.items():
+        check_corpus(location, where)
 
 
 def generator_texts(articles: datasets.Dataset, cfg: MadgConfig, seed: int, lang: str) -> Iterator[str]:
@@ -175,7 +184,7 @@ def finetuned_adapter_stage(exp: Experiment, lang: str, ft: FinetuneConfig, gene
             "corpus": fingerprint(location), **exp.training_spec()}
     inputs = {"generator": generator, **({"init": generated} if generated is not None else {})}
     return Stage("language_module", f"lang_ft/{lang}", spec, partial(_build_finetuned, exp, lang, ft, location),
-                 inputs)
+                 inputs, validate=partial(_check_corpora, {f"data.corpus ({lang})": location}))
 
 
 def finetune_texts(corpus: datasets.Dataset, ft: FinetuneConfig, seed: int, lang: str) -> list[str]:
@@ -216,15 +225,25 @@ def mlm_evaluation_stage(exp: Experiment, lang: str, location: DataLocation, lan
     spec = {**exp.model_spec(), "mlm": as_dict(mlm), "lang": lang, "corpus": fingerprint(location),
             "precision": exp.trainer.precision}
     return Stage("evaluation", f"mlm/{lang}", spec, partial(_build_mlm_evaluation, exp, lang, location),
-                 {"lang": lang_stage})
+                 {"lang": lang_stage}, validate=partial(_check_mlm_evaluation, exp, lang, location))
+
+
+def _heldout(exp: Experiment, corpus: datasets.Dataset, where: str) -> datasets.Dataset:
+    _, heldout = MLMFamily(_mlm(exp.lang_module), exp.tokenizer).split_heldout(corpus, where)
+    if heldout is None:
+        raise ConfigError(f"{where}: no held-out part (mlm.heldout_fraction is 0 or the corpus has one line)")
+    return heldout
+
+
+def _check_mlm_evaluation(exp: Experiment, lang: str, location: DataLocation) -> None:
+    where = f"lang_module.corpus ({lang})"
+    _heldout(exp, check_corpus(location, where), where)
 
 
 def _build_mlm_evaluation(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:
     where = f"lang_module.corpus ({lang})"
     family = MLMFamily(_mlm(exp.lang_module), exp.tokenizer)
-    _, heldout = family.split_heldout(load_location(location, where), where)
-    if heldout is None:
-        raise ConfigError(f"{where}: no held-out part (mlm.heldout_fraction is 0 or the corpus has one line)")
+    heldout = _heldout(exp, load_location(location, where), where)
     blocks = family.preprocess(heldout, where)[:family.cfg.max_heldout_blocks]
     model = family.build_model(exp.model_path, exp.model)
     model.eval()

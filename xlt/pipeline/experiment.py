@@ -1,7 +1,9 @@
 """An experiment: the composed config, validated into typed sections, plus shared resources.
 
-Every section is validated up front (unknown keys, bad values, missing local data files),
-so a mistake fails in a second with one line naming the key or file, not an hour into a run.
+Every section is validated up front (unknown keys, bad values: each config dataclass checks its
+ranges and choices as it is parsed, naming the full key such as ``task_module.density``), so a
+mistake fails in a second with one line, not after days of language-module training. Data files
+are checked next, before the first stage is built (``Stage.validate``, xlt.pipeline.stage).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from xlt.pipeline.store import ArtifactStore
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 from xlt.training.methods import METHODS, parse_module_config
+from xlt.training.schedule import Schedule
 
 TOP_LEVEL_KEYS = {"name", "seed", "model", "lang_module", "task_module", "task", "data", "recipe", "trainer",
                   "logger", "paths", "profile", "hydra", "cluster"}
@@ -57,13 +60,29 @@ class Experiment:
         self.data: DataConfig = parse_data_config(data)
         self.lang_module = parse_module_config(plain["lang_module"], "lang_module")
         self.task_module = parse_module_config(plain["task_module"], "task_module")
-        if self.task_module.method == "none":
-            raise ConfigError("task_module.method=none: a task module is required")
         self.task_cfg: dict[str, Any] = plain["task"]
-        build_task(self.task_cfg, tokenizer=None)  # validate the task config before any training
+        family = build_task(self.task_cfg, tokenizer=None)  # validate the task config before any training
+        self._check_task_module(getattr(family, "schedule", None))
         self.recipe_cfg: dict[str, Any] = plain["recipe"]
         self.store = ArtifactStore(self.paths.artifacts)
         self._base_hash: str | None = None
+
+    def _check_task_module(self, schedule: Schedule | None) -> None:
+        """What a task module's config may not say: it trains with the task's schedule (``task.train``),
+        the one home of its learning rate, so a language module's ``train``/``mlm`` would be ignored."""
+        method = self.task_module.method
+        if method == "none":
+            raise ConfigError("task_module.method=none: a task module is required")
+        if METHODS[method].train is None:
+            raise ConfigError(f"task_module.method={method!r} is not trained as a task module")
+        if getattr(self.task_module, "train", None) is not None:
+            raise ConfigError("task_module.train: a task module trains with the task's schedule; set task.train.* "
+                              "(or task_module.phase1/phase2 for LT-SFT's phases)")
+        if getattr(self.task_module, "mlm", None) is not None:
+            raise ConfigError("task_module.mlm: only language modules train with MLM (lang_module.mlm)")
+        if method in ("spiel_ag", "spiel_ma") and schedule is not None and schedule.weight_decay:
+            raise ConfigError(f"task.train.weight_decay={schedule.weight_decay}: {method} decays towards the "
+                              "pre-trained weights with task_module.weight_decay; set task.train.weight_decay=0")
 
     # ------------------------------------------------------------------ shared resources
     @cached_property

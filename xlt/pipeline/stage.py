@@ -4,6 +4,11 @@ A stage's key hashes its kind, its resolved spec (everything that determines its
 and its inputs' keys. The runner builds stages in dependency order, skipping any whose
 artifact is already finished (so a re-run, or the second job of a sweep that shares the
 stage, reuses it) and holding the store's lock while building.
+
+Before it builds anything, the runner calls the ``validate`` check of every stage that is not
+finished yet: each opens and parses the data files its stage will read (through the same readers
+and task preprocessing), so a malformed target test file fails in seconds, not after the language
+modules have trained for days. Finished stages are not checked again, so a cached re-run stays fast.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +51,9 @@ class Stage:
     build: Callable[[StageContext], dict[str, Any]]  # writes the artifact, returns its metrics
     inputs: dict[str, Stage] = field(default_factory=dict)
     version: int = 1  # bump when a stage's code changes what it produces
+    # checks what the build will read (data files: opened and parsed) without building; raises XltError.
+    # Not part of the key. The runner calls it for every unfinished stage before building the first one.
+    validate: Callable[[], None] | None = None
 
     @cached_property
     def key(self) -> str:
@@ -85,11 +93,24 @@ class Runner:
         self.results: dict[str, StageResult] = {}
 
     def run(self, stages: Iterable[Stage]) -> dict[str, StageResult]:
-        for stage in topological(stages):
+        ordered = topological(stages)
+        self.check(ordered)
+        for stage in ordered:
             if stage.label in self.results and self.results[stage.label].stage.key != stage.key:
                 raise ValueError(f"two different stages share the label {stage.label!r}")
             self.results[stage.label] = self._run_one(stage)
         return self.results
+
+    def check(self, stages: Sequence[Stage]) -> None:
+        """Run the ``validate`` check of every stage whose artifact is not finished, in plan order, before
+        any stage is built: the first bad config value or data file raises here (an XltError), and nothing
+        has been trained or written."""
+        pending = [stage for stage in stages if stage.validate is not None
+                   and not self.store.is_done(stage.kind, stage.key)]
+        if pending:
+            self.announce(f"[bold]checking[/] the data of {len(pending)} stage(s) before building any")
+        for stage in pending:
+            stage.validate()
 
     def _run_one(self, stage: Stage) -> StageResult:
         start = time.perf_counter()

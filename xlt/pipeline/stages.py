@@ -1,22 +1,26 @@
 """The stages that recipes are made of: train a language module, train a task module,
-evaluate a composition. Each returns a :class:`Stage` whose spec decides its artifact key.
+evaluate a composition. Each returns a :class:`Stage` whose spec decides its artifact key, and
+whose ``validate`` check reads the stage's data files as its build will (the runner checks every
+unfinished stage before building the first, xlt.pipeline.stage).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
 import torch
 
 from xlt.config import as_dict
 from xlt.data.locations import DataLocation, fingerprint, load_location
+from xlt.data.readers import PLAIN_TEXT, TextFileFormat
 from xlt.data.sampling import subset_order, subset_rng
-from xlt.errors import ConfigError
+from xlt.errors import ConfigError, DataError
 from xlt.pipeline.data_config import SourceSpec, check_exists
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.stage import Stage, StageContext
@@ -25,6 +29,35 @@ from xlt.tasks.mlm import MLMConfig, MLMFamily
 from xlt.training.methods import METHODS, ModuleArtifact, TrainRequest
 from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
+
+# rows of a hub dataset that the plan's data check preprocesses (local files are preprocessed in full)
+HUB_CHECK_ROWS = 1000
+
+
+def check_data(location: DataLocation, where: str, preprocess: Callable[[datasets.Dataset, str], Any] | None = None,
+               text_file: TextFileFormat = PLAIN_TEXT) -> datasets.Dataset:
+    """Open and parse one location as a stage's build will, before any stage is built: a local file is
+    read by its reader and (with ``preprocess``, the task family's) preprocessed in full, so a malformed
+    line, label or tag fails now with its file and line; a hub dataset is loaded (resolved: a missing
+    dataset, config or split fails naming ``where``) and its first HUB_CHECK_ROWS rows preprocessed."""
+    dataset = load_location(location, where, text_file)
+    if preprocess is not None:
+        preprocess(_rows_to_check(location, dataset), where)
+    return dataset
+
+
+def _rows_to_check(location: DataLocation, dataset: datasets.Dataset) -> datasets.Dataset:
+    if location.path is not None:
+        return dataset
+    return dataset.select(range(min(HUB_CHECK_ROWS, len(dataset))))
+
+
+def check_corpus(location: DataLocation, where: str) -> datasets.Dataset:
+    """A language corpus opened and parsed as a language-module build reads it (its ``text`` column)."""
+    corpus = check_data(location, where)
+    if "text" not in corpus.column_names:
+        raise DataError(f"{where}: a corpus needs a 'text' column (found {corpus.column_names})")
+    return corpus
 
 
 def load_module(method: str, directory: Path) -> ModuleArtifact:
@@ -48,7 +81,16 @@ def language_module_stage(exp: Experiment, lang: str) -> Stage:
     check_exists(location, f"data.corpus ({lang})")
     spec = {**exp.model_spec(), "module": exp.module_spec(exp.lang_module), "lang": lang,
             "corpus": fingerprint(location), "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
-    return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location))
+    return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location),
+                 validate=partial(_check_language_module, exp, lang, location))
+
+
+def _check_language_module(exp: Experiment, lang: str, location: DataLocation) -> None:
+    check_corpus(location, f"data.corpus ({lang})")
+    pretrained = getattr(exp.lang_module, "pretrained", None) or {}
+    if lang in pretrained and not (Path(pretrained[lang]) / "adapter_config.json").is_file():
+        raise DataError(f"lang_module.pretrained.{lang}: {pretrained[lang]} is not an AdapterHub adapter "
+                        "directory (no adapter_config.json)")
 
 
 def language_training(exp: Experiment, lang: str) -> tuple[MLMConfig, Schedule]:
@@ -80,7 +122,8 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation, c
     meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
             "kind": "language", "lang": lang}
     request = TrainRequest(model, train, validation, family.collator(), schedule,
-                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta,
+                           config_key="lang_module")
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)
     return {**summary, "heldout_blocks": len(validation.get(lang, []))}
@@ -108,7 +151,8 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
             "sources": sources, "sampling": as_dict(exp.data.sampling) if len(mixture) > 1 else None,
             **exp.training_spec()}
     inputs = {f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}
-    return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture), inputs, version=2)
+    return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture), inputs, version=2,
+                 validate=partial(_check_task_module, exp, mixture))
 
 
 def _source_examples(family: Any, locations: list[DataLocation], cap: int | None, where: str, subset: str = "first",
@@ -125,6 +169,16 @@ def _source_examples(family: Any, locations: list[DataLocation], cap: int | None
         if len(rows):
             examples.extend(family.preprocess(part if len(rows) == len(part) else part.select(rows.tolist()), label))
     return examples
+
+
+def _check_task_module(exp: Experiment, mixture: list[SourceSpec]) -> None:
+    """Every source split read and preprocessed as the task module's build will (hub: the first rows)."""
+    family = build_task(exp.task_cfg, exp.tokenizer)
+    for spec in mixture:
+        for split, locations in (("train", spec.train), ("validation", spec.validation)):
+            for i, location in enumerate(locations):
+                at = f"data.sources.{spec.lang}.{split}" + (f"[{i}]" if len(locations) > 1 else "")
+                check_data(location, at, family.preprocess, family.text_file_format())
 
 
 def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageContext) -> dict[str, Any]:
@@ -173,7 +227,13 @@ def evaluation_stage(exp: Experiment, lang: str, task_stage: Stage, lang_stage: 
             "precision": exp.trainer.precision, "lang_module_method": exp.lang_module.method,
             "task_module_method": exp.task_module.method}
     inputs = {"task": task_stage, **({"lang": lang_stage} if lang_stage is not None else {})}
-    return Stage("evaluation", f"eval/{lang}", spec, partial(_build_evaluation, exp, lang, location), inputs)
+    return Stage("evaluation", f"eval/{lang}", spec, partial(_build_evaluation, exp, lang, location), inputs,
+                 validate=partial(_check_evaluation, exp, lang, location))
+
+
+def _check_evaluation(exp: Experiment, lang: str, location: DataLocation) -> None:
+    family = build_task(exp.task_cfg, exp.tokenizer)
+    check_data(location, f"data.target.test ({lang})", family.preprocess, family.text_file_format())
 
 
 def _build_evaluation(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:

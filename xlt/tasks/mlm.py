@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from xlt.config import parse
+from xlt.config import check_number, parse
 from xlt.data.collators import MLMCollator
 from xlt.errors import DataError
 from xlt.eval.metrics import MeanLoss, Metric
@@ -42,6 +42,15 @@ class MLMConfig:
     high_resource_heldout_fraction: float = 0.01
     high_resource_eval_every: int | None = 5000
     untie_output_embeddings: bool = True  # decouple + freeze the output matrix (§4.4.2)
+
+    def validate(self, where: str) -> None:
+        check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
+        check_number(self.mlm_probability, f"{where}.mlm_probability", above=0, below=1)
+        for name in ("heldout_fraction", "high_resource_heldout_fraction"):
+            check_number(getattr(self, name), f"{where}.{name}", minimum=0, below=1)
+        check_number(self.max_heldout_blocks, f"{where}.max_heldout_blocks", minimum=1, integer=True, optional=True)
+        check_number(self.high_resource_eval_every, f"{where}.high_resource_eval_every", minimum=1, integer=True,
+                     optional=True)
 
 
 class MaskedLanguageModel(TaskModel):

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from xlt.config import check_choice, check_number
 from xlt.errors import ArtifactError, ConfigError
 from xlt.models.loading import base_mismatch_message
 from xlt.modules.adapters import (
+    ACTIVATIONS,
     LANGUAGE,
     TASK,
     AdapterShape,
@@ -58,16 +60,28 @@ class AdapterModuleConfig:
     train: Schedule | None = None  # language modules: the MLM schedule
     mlm: MLMConfig | None = None  # language modules: MLM settings
 
-    def __post_init__(self) -> None:
-        if self.init not in ("bert", "zero_up"):
-            raise ConfigError(f"module.init={self.init!r}: expected bert or zero_up")
-        if self.reduction_factor <= 0:
-            raise ConfigError(f"module.reduction_factor={self.reduction_factor}: must be positive")
+    def validate(self, where: str) -> None:
+        check_number(self.reduction_factor, f"{where}.reduction_factor", above=0)
+        check_number(self.inv_reduction_factor, f"{where}.inv_reduction_factor", above=0)
+        if not isinstance(self.invertible, bool):
+            raise ConfigError(f"{where}.invertible={self.invertible!r}: expected true or false")
+        check_choice(str(self.non_linearity).lower(), f"{where}.non_linearity", list(ACTIVATIONS))
+        check_layers(self.leave_out, f"{where}.leave_out")
+        check_choice(self.init, f"{where}.init", ("bert", "zero_up"))
+        for lang, directory in self.pretrained.items():
+            if not isinstance(directory, str) or not directory:
+                raise ConfigError(f"{where}.pretrained.{lang}={directory!r}: expected an AdapterHub adapter directory")
 
     def shape(self, hidden_size: int, num_layers: int) -> AdapterShape:
         return AdapterShape.from_reduction_factor(
             hidden_size, num_layers, self.reduction_factor, self.leave_out, invertible=self.invertible,
             inv_reduction_factor=self.inv_reduction_factor, non_linearity=self.non_linearity)
+
+
+def check_layers(layers: Any, where: str) -> None:
+    """``leave_out``: a list of layer indices (negative ones count from the last layer)."""
+    if not isinstance(layers, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in layers):
+        raise ConfigError(f"{where}={layers!r}: expected a list of layer indices (e.g. [-1]: the last layer)")
 
 
 class AttachedModule:
@@ -189,7 +203,7 @@ def train_adapter(cfg: AdapterModuleConfig, request: TrainRequest) -> tuple[Adap
     head_tensors = {f"head.{n}": p.detach().cpu().clone() for n, p in head.named_parameters()} if head else {}
     module = AdapterModule(adapter.cpu(), head_tensors, meta)
     return module, {"num_parameters": adapter.num_parameters(), "train/steps": result.steps,
-                    **{f"train/{k}": v for k, v in result.metrics.items()},
+                    "train/lr": request.schedule.lr, **{f"train/{k}": v for k, v in result.metrics.items()},
                     **{f"batches/{lang}": n for lang, n in result.batches.items()}}  # multi-source: per language
 
 

@@ -23,14 +23,15 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from xlt.config import check_choice, check_number
 from xlt.data.mixture import SamplingConfig
 from xlt.data.sampling import check_subset
 from xlt.errors import ArtifactError, ConfigError
-from xlt.modules.adapters import PfeifferAdapter, attach_adapter, find_sites
+from xlt.modules.adapters import ACTIVATIONS, PfeifferAdapter, attach_adapter, find_sites
 from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
 from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MLMConfig
-from xlt.training.adapters import AdapterModule, fit_with_adapter, freeze, load_adapter_module
+from xlt.training.adapters import AdapterModule, check_layers, fit_with_adapter, freeze, load_adapter_module
 from xlt.training.fit import Fitter, PhaseResult
 from xlt.training.multisource import MultiSourceTrain
 from xlt.training.schedule import Schedule
@@ -78,12 +79,24 @@ class MadgConfig:
     train: Schedule | None = None
     mlm: MLMConfig | None = None
 
-    def __post_init__(self) -> None:
-        if self.reduction_factor <= 0 or self.language_dim < 1 or (self.layer_dim is not None and self.layer_dim < 1):
-            raise ConfigError("lang_module: reduction_factor, language_dim and layer_dim must be positive")
-        check_subset(self.corpus_subset, "lang_module.corpus_subset")
-        if self.max_articles is not None and self.max_articles < 1:
-            raise ConfigError(f"lang_module.max_articles={self.max_articles}: must be positive (or null: all)")
+    def validate(self, where: str) -> None:
+        for name in ("languages", "sample_languages"):
+            codes = getattr(self, name)
+            if not isinstance(codes, list) or not all(isinstance(code, str) and code for code in codes):
+                raise ConfigError(f"{where}.{name}={codes!r}: expected a list of language codes")
+        check_number(self.reduction_factor, f"{where}.reduction_factor", above=0)
+        check_number(self.language_dim, f"{where}.language_dim", minimum=1, integer=True)
+        check_number(self.layer_dim, f"{where}.layer_dim", minimum=1, integer=True, optional=True)
+        check_layers(self.leave_out, f"{where}.leave_out")
+        check_choice(str(self.non_linearity).lower(), f"{where}.non_linearity", list(ACTIVATIONS))
+        check_number(self.init_std, f"{where}.init_std", above=0)
+        check_number(self.max_sequences, f"{where}.max_sequences", minimum=1, integer=True)
+        check_number(self.smoothing, f"{where}.smoothing", minimum=0)
+        for code, uriel in self.aliases.items():
+            if not isinstance(uriel, str) or not uriel:
+                raise ConfigError(f"{where}.aliases.{code}={uriel!r}: expected a URIEL (ISO 639-3) code")
+        check_subset(self.corpus_subset, f"{where}.corpus_subset")
+        check_number(self.max_articles, f"{where}.max_articles", minimum=1, integer=True, optional=True)
 
     def training_languages(self, use_samples: bool) -> list[str]:
         languages = self.sample_languages if use_samples and self.sample_languages else self.languages

@@ -1,12 +1,18 @@
 """PEFT methods as trainable, saveable, composable modules: the registry the pipeline uses.
 
 Each method registers a config dataclass (validated from the ``lang_module`` /
-``task_module`` config node), a ``train`` procedure (Lightning-driven) that returns a
+``task_module`` config node: its ``validate(where)`` checks every range and choice when the
+experiment is built, naming the full key), a ``train`` procedure (Lightning-driven) that returns a
 :class:`ModuleArtifact`, and a ``load`` function that reads one back from an artifact dir.
+
+A module has no learning rate of its own: it trains with the schedule it is given (the task's
+``task.train``, a language module's ``lang_module.train``), so a swept rate always reaches the
+optimiser. Method configs that recommend a rate set ``task.train.lr`` (conf/task_module/*.yaml).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +20,7 @@ from typing import Any, Protocol
 
 import torch
 
-from xlt.config import parse
+from xlt.config import check_number, parse, to_plain
 from xlt.errors import ConfigError
 from xlt.modules.bitfit import bias_masks
 from xlt.modules.ltsft import freeze_layer_norms, lottery_ticket_masks, maskable_parameters
@@ -27,7 +33,7 @@ from xlt.tasks.mlm import MLMConfig
 from xlt.training.callbacks import L1TowardsInit, MaskedUpdates
 from xlt.training.fit import Fitter, PhaseResult
 from xlt.training.resume import StageScratch
-from xlt.training.schedule import Schedule
+from xlt.training.schedule import Schedule, ScheduleOverrides
 
 
 class ModuleArtifact(Protocol):
@@ -58,6 +64,7 @@ class TrainRequest:
     seed: int
     reference_params: int | None  # parameter count of the real model a tiny stand-in represents
     meta: dict[str, Any] = field(default_factory=dict)
+    config_key: str = "task_module"  # the module's config key, for error messages (lang_module, task_module)
 
 
 @dataclass
@@ -77,10 +84,16 @@ def register_method(name: str, config: type, train: Callable | None, load: Calla
 
 
 def parse_module_config(node: Any, where: str) -> Any:
+    """The method's config dataclass, every value checked (errors name ``where.key``)."""
     method = node.get("method") if hasattr(node, "get") else None
     if method not in METHODS:
         raise ConfigError(f"{where}.method={method!r}: unknown (known: {', '.join(sorted(METHODS))})")
-    return parse(METHODS[method].config, node, where)
+    config = METHODS[method].config
+    if "lr" in (to_plain(node) or {}) and "lr" not in {f.name for f in dataclasses.fields(config)}:
+        schedule = "task.train" if where == "task_module" else f"{where}.train"
+        raise ConfigError(f"{where}.lr: a module has no learning rate of its own; set {schedule}.lr "
+                          "(the one rate its optimiser gets)")
+    return parse(config, node, where)
 
 
 # ---------------------------------------------------------------------------- no module
@@ -109,21 +122,32 @@ class SparseModuleConfig:
     num_trainable: int | None = None
     l1_lambda: float = 0.0  # lambda of the L1 pull towards theta0 (0.1 for language SFTs)
     freeze_layer_norm: bool = True
-    phase1: dict[str, Any] = field(default_factory=dict)  # schedule overrides of LT-SFT's dense phase
-    phase2: dict[str, Any] = field(default_factory=dict)  # ... and of the sparse phase
+    # schedule overrides of LT-SFT's dense phase 1 (other methods have one phase: phase2)
+    phase1: ScheduleOverrides = field(default_factory=ScheduleOverrides)
+    phase2: ScheduleOverrides = field(default_factory=ScheduleOverrides)  # ... and of the sparse (or only) phase
     train: Schedule | None = None  # language modules: the MLM schedule
     mlm: MLMConfig | None = None  # language modules: MLM settings
+
+    def validate(self, where: str) -> None:
+        check_number(self.density, f"{where}.density", above=0, maximum=1, optional=True)
+        check_number(self.num_trainable, f"{where}.num_trainable", minimum=1, integer=True, optional=True)
+        if self.method in ("ltsft", "rand_sft") and self.density is None and self.num_trainable is None:
+            raise ConfigError(f"{where}: {self.method} needs a budget: set density or num_trainable")
+        check_number(self.l1_lambda, f"{where}.l1_lambda", minimum=0)
+        if not isinstance(self.freeze_layer_norm, bool):
+            raise ConfigError(f"{where}.freeze_layer_norm={self.freeze_layer_norm!r}: expected true or false")
 
 
 def resolve_budget(cfg: SparseModuleConfig, body_params: int, maskable: int, reference_params: int | None,
                    where: str) -> int:
+    """K, the number of trainable entries: ``density`` x body parameters if set, else ``num_trainable``
+    (scaled by body size for a tiny stand-in of a real model). The ranges are checked when the config is
+    parsed (:meth:`SparseModuleConfig.validate`); what needs the model (K <= maskable entries) here."""
     if cfg.method == "full":
         return maskable
     if cfg.method == "bitfit":
         return -1  # fixed by the architecture
     if cfg.density is not None:
-        if not 0 < cfg.density <= 1:
-            raise ConfigError(f"{where}.density={cfg.density}: must lie in (0, 1]")
         k = maskable if cfg.density == 1 else round(cfg.density * body_params)  # 100%: every maskable entry
     elif cfg.num_trainable is not None:
         k = cfg.num_trainable
@@ -174,8 +198,8 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
     maskable = maskable_parameters(model.body, include_layer_norm=not cfg.freeze_layer_norm)
     head = model.head_parameters()
     body_params = sum(p.numel() for p in model.body.parameters())
-    k = resolve_budget(cfg, body_params, sum(p.numel() for p in maskable.values()), request.reference_params,
-                       "module")
+    where = request.config_key
+    k = resolve_budget(cfg, body_params, sum(p.numel() for p in maskable.values()), request.reference_params, where)
     theta0 = {name: p.detach().clone() for name, p in maskable.items()}
     # a resumed build (xlt.training.resume) starts from the head init of the interrupted one
     scratch = getattr(request.fitter, "scratch", None) or StageScratch(None)
@@ -190,10 +214,11 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
         l1_reference = {**{f"body.{n}": t for n, t in theta0.items()}, **{f"head.{n}": t for n, t in head0.items()}}
         callbacks.append(L1TowardsInit(l1_params, l1_reference, cfg.l1_lambda / total_params))
     phases: dict[str, PhaseResult] = {}
+    schedules = {"phase2": request.schedule.merged(cfg.phase2, f"{where}.phase2")}
     if cfg.method == "ltsft":
+        schedules = {"phase1": request.schedule.merged(cfg.phase1, f"{where}.phase1"), **schedules}
         phases["phase1"] = request.fitter.fit(
-            model, request.train, request.validation, request.collate,
-            request.schedule.merged(cfg.phase1, "module.phase1"), "phase1", callbacks)
+            model, request.train, request.validation, request.collate, schedules["phase1"], "phase1", callbacks)
         # phase 1's outcome is kept, so a build resumed during phase 2 does not redo phase 1
         masks = scratch.keep("phase1_masks", lambda: lottery_ticket_masks(
             {n: p.detach() for n, p in maskable.items()}, theta0, k))
@@ -213,13 +238,14 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
         masks = {n: torch.ones(p.numel(), dtype=torch.bool) for n, p in maskable.items()}
     masked = MaskedTraining(maskable, masks, theta0)
     phases["phase2"] = request.fitter.fit(
-        model, request.train, request.validation, request.collate,
-        request.schedule.merged(cfg.phase2, "module.phase2"), "phase2", [*callbacks, MaskedUpdates(masked)])
+        model, request.train, request.validation, request.collate, schedules["phase2"], "phase2",
+        [*callbacks, MaskedUpdates(masked)])
     meta = {**request.meta, "method": cfg.method, "k": k, "density": k / body_params}
     sft = SparseFineTuning.from_masks({n: p.detach() for n, p in maskable.items()}, theta0, masks,
                                       abs_tensors={n: p.detach() for n, p in head.items()}, meta=meta)
     summary = {"k": k, "density": k / body_params, "num_entries": sft.num_entries,
                **{f"{phase}/steps": r.steps for phase, r in phases.items()},
+               **{f"{phase}/lr": schedule.lr for phase, schedule in schedules.items()},
                **{f"{phase}/{key}": value for phase, r in phases.items() for key, value in r.metrics.items()}}
     return SFTModule(sft), summary
 

@@ -19,6 +19,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from xlt.config import check_choice, check_number
 from xlt.errors import ArtifactError, ConfigError
 from xlt.models.loading import DTYPES, base_mismatch_message
 from xlt.modules.peft_baselines import attach_ia3, attach_lora, merge_adapters
@@ -80,15 +81,6 @@ def spiel_budget(rank: int | None, density: float | None, num_trainable: int | N
     return k
 
 
-def _schedule(request: TrainRequest, lr: float | None, weight_decay: float | None = None) -> Schedule:
-    overrides: dict[str, Any] = {}
-    if lr is not None:
-        overrides["lr"] = lr
-    if weight_decay is not None:
-        overrides["weight_decay"] = weight_decay
-    return request.schedule.merged(overrides, "task_module")
-
-
 def _freeze(model: TaskModel) -> None:
     for param in model.parameters():
         param.requires_grad_(False)
@@ -97,14 +89,17 @@ def _freeze(model: TaskModel) -> None:
 # ----------------------------------------------------------------------------- SpIEL
 @dataclass
 class SpielConfig:
-    """``task_module=spiel_ag|spiel_ma`` (§7.3, hyper-parameters §7.4.3-7.4.4, Table 7.1)."""
+    """``task_module=spiel_ag|spiel_ma`` (§7.3, hyper-parameters §7.4.3-7.4.4, Table 7.1).
+
+    The learning rate is the task's (``task.train.lr``; conf/task_module/spiel_*.yaml set Table 7.1's);
+    ``weight_decay`` is SpIEL's own decay of phi towards the pre-trained weights, applied by its optimiser,
+    so the task's AdamW decay (``task.train.weight_decay``) must stay 0."""
 
     method: str
     rank: int | None = 64  # LoRA-rank-equivalent budget (set exactly one of rank/density/num_trainable)
     density: float | None = None
     num_trainable: int | None = None
     targets: list[str] | None = None  # default: every linear layer of the transformer blocks
-    lr: float | None = None  # default: the task's learning rate
     weight_decay: float = 0.0  # lambda: decoupled decay of phi towards the pre-trained weights
     interval: int = 20  # S
     window: int = 5  # gamma (gradient-estimation steps; SpIEL-MA uses it only for its update steps)
@@ -118,20 +113,35 @@ class SpielConfig:
     sm3_beta: float = 0.0  # SM3's accumulator decay (0: running sums, as in the thesis)
 
     def validate(self, where: str = "task_module") -> None:
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"{where}.schedule={self.schedule!r}: expected one of {SCHEDULES}")
-        if self.grad_mode not in GRAD_MODES:
-            raise ConfigError(f"{where}.grad_mode={self.grad_mode!r}: expected one of {GRAD_MODES}")
-        if self.quantize is not None and self.quantize not in QUANTIZATIONS:
-            raise ConfigError(f"{where}.quantize={self.quantize!r}: expected null or one of {QUANTIZATIONS}")
-        if self.values_dtype not in DTYPES:
-            raise ConfigError(f"{where}.values_dtype={self.values_dtype!r}: expected one of {sorted(DTYPES)}")
-        if not 1 <= self.window <= self.interval:
-            raise ConfigError(f"{where}.window={self.window}: must lie in [1, interval={self.interval}]")
-        if not 0 <= self.replace_rate <= 1:
-            raise ConfigError(f"{where}.replace_rate={self.replace_rate}: must lie in [0, 1]")
-        if self.weight_decay < 0:
-            raise ConfigError(f"{where}.weight_decay={self.weight_decay}: must be >= 0")
+        given = [name for name in ("rank", "density", "num_trainable") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ConfigError(f"{where}: set exactly one of rank, density, num_trainable (got {given or 'none'}; "
+                              f"e.g. {where}.rank=null {where}.density=0.01)")
+        check_number(self.rank, f"{where}.rank", minimum=1, integer=True, optional=True)
+        check_number(self.density, f"{where}.density", above=0, maximum=1, optional=True)
+        check_number(self.num_trainable, f"{where}.num_trainable", minimum=1, integer=True, optional=True)
+        _check_targets(self.targets, f"{where}.targets")
+        check_number(self.weight_decay, f"{where}.weight_decay", minimum=0)
+        check_number(self.interval, f"{where}.interval", minimum=1, integer=True)
+        check_number(self.window, f"{where}.window", minimum=1, maximum=self.interval, integer=True)
+        check_number(self.replace_rate, f"{where}.replace_rate", minimum=0, maximum=1)
+        check_choice(self.schedule, f"{where}.schedule", SCHEDULES)
+        if self.quantize is not None:
+            check_choice(self.quantize, f"{where}.quantize", QUANTIZATIONS)
+        check_choice(self.values_dtype, f"{where}.values_dtype", sorted(DTYPES))
+        check_choice(self.grad_mode, f"{where}.grad_mode", GRAD_MODES)
+        if not isinstance(self.betas, list) or len(self.betas) != 2:
+            raise ConfigError(f"{where}.betas={self.betas!r}: expected [beta1, beta2]")
+        for i, beta in enumerate(self.betas):
+            check_number(beta, f"{where}.betas[{i}]", minimum=0, below=1)
+        check_number(self.eps, f"{where}.eps", above=0)
+        check_number(self.sm3_beta, f"{where}.sm3_beta", minimum=0, below=1)
+
+
+def _check_targets(targets: Any, where: str) -> None:
+    if targets is not None and (not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)
+                                or not targets):
+        raise ConfigError(f"{where}={targets!r}: expected null or a non-empty list of module names")
 
 
 SELECTION_RECORD = "spiel_selection.pt"  # a finished phase's selection outcome, beside its done.pt
@@ -208,7 +218,8 @@ class SpielCallback(L.Callback):
 
 
 def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dict[str, Any]]:
-    """SpIEL-AG (Algorithm 2) or SpIEL-MA (Algorithm 3) on the model's linear layers."""
+    """SpIEL-AG (Algorithm 2) or SpIEL-MA (Algorithm 3) on the model's linear layers, at the request's
+    learning rate (the task's ``task.train.lr``)."""
     cfg.validate()
     model = request.model
     _freeze(model)
@@ -223,7 +234,7 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
     modules = attach_spiel(model.body, k, list(targets), seed=stage_seed(request.seed, request.meta, "spiel"),
                            values_dtype=DTYPES[cfg.values_dtype])
     modules.set_grad_mode(cfg.grad_mode)
-    schedule = _schedule(request, cfg.lr)
+    schedule = request.schedule
 
     if cfg.method == "spiel_ag":
         def optimizer_factory(s: Schedule) -> torch.optim.Optimizer:
@@ -255,7 +266,8 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
             "grown_at": {str(step): count for step, count in histogram.items()}}
     sft = modules.to_sft(meta)
     modules.remove()
-    summary = {"k": k, "num_entries": sft.num_entries, "train/steps": result.steps, "updates": len(updates),
+    summary = {"k": k, "num_entries": sft.num_entries, "train/steps": result.steps, "train/lr": schedule.lr,
+               "updates": len(updates),
                "replaced": sum(report.replaced for report in updates),
                **{f"train/{key}": value for key, value in result.metrics.items()}}
     return SpielModule(sft), summary
@@ -281,7 +293,8 @@ def load_spiel_module(directory: Path) -> SpielModule:
 @dataclass
 class PeftMethodConfig:
     """``task_module=lora|ia3`` through peft (§7.4.2-7.4.3): LoRA r, alpha 16, dropout 0.1 on all
-    linear layers of the blocks; (IA)^3 on peft's default modules."""
+    linear layers of the blocks; (IA)^3 on peft's default modules. They train with the task's schedule
+    (``task.train``: learning rate and weight decay; conf/task_module/lora.yaml and ia3.yaml set Table 7.1's rate)."""
 
     method: str
     rank: int = 64
@@ -289,15 +302,16 @@ class PeftMethodConfig:
     dropout: float = 0.1
     targets: list[str] | None = None  # default: LoRA all linear layers, (IA)^3 peft's defaults
     feedforward: list[str] | None = None  # (IA)^3: which targets scale their input (default: peft's)
-    lr: float | None = None
-    weight_decay: float | None = None
     quantize: str | None = None  # nf4: qLoRA
 
     def validate(self, where: str = "task_module") -> None:
-        if self.quantize is not None and self.quantize not in QUANTIZATIONS:
-            raise ConfigError(f"{where}.quantize={self.quantize!r}: expected null or one of {QUANTIZATIONS}")
-        if self.rank < 1 or not 0 <= self.dropout < 1:
-            raise ConfigError(f"{where}: rank must be >= 1 and dropout in [0, 1)")
+        check_number(self.rank, f"{where}.rank", minimum=1, integer=True)
+        check_number(self.alpha, f"{where}.alpha", above=0)
+        check_number(self.dropout, f"{where}.dropout", minimum=0, below=1)
+        _check_targets(self.targets, f"{where}.targets")
+        _check_targets(self.feedforward, f"{where}.feedforward")
+        if self.quantize is not None:
+            check_choice(self.quantize, f"{where}.quantize", QUANTIZATIONS)
 
 
 class PeftModule:
@@ -329,11 +343,10 @@ def train_peft(cfg: PeftMethodConfig, request: TrainRequest) -> tuple[PeftModule
         attachment = attach_lora(model.backbone, cfg.rank, cfg.alpha, cfg.dropout, cfg.targets)
     else:
         attachment = attach_ia3(model.backbone, cfg.targets, cfg.feedforward)
-    schedule = _schedule(request, cfg.lr, cfg.weight_decay)
-    result = request.fitter.fit(model, request.train, request.validation, request.collate, schedule, "train")
+    result = request.fitter.fit(model, request.train, request.validation, request.collate, request.schedule, "train")
     meta = {**request.meta, "method": cfg.method, "rank": cfg.rank if cfg.method == "lora" else None,
             "quantize": cfg.quantize, "num_trainable": attachment.num_trainable}
-    summary = {"num_trainable": attachment.num_trainable, "train/steps": result.steps,
+    summary = {"num_trainable": attachment.num_trainable, "train/steps": result.steps, "train/lr": request.schedule.lr,
                **{f"train/{key}": value for key, value in result.metrics.items()}}
     return PeftModule(None, attachment, meta), summary
 

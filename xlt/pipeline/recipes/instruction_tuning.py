@@ -32,7 +32,7 @@ from xlt.eval.metrics import average
 from xlt.pipeline.data_config import DataConfig, check_exists, parse_data_config
 from xlt.pipeline.recipes import Plan, register_recipe
 from xlt.pipeline.stage import Stage, StageContext, StageResult
-from xlt.pipeline.stages import load_module
+from xlt.pipeline.stages import check_data, load_module
 from xlt.tasks import build_task
 from xlt.training.methods import METHODS, TrainRequest
 from xlt.training.spiel_methods import module_quantization
@@ -83,7 +83,16 @@ def training_stage(exp: Any, name: str, data: DataConfig) -> Stage:
             "train": fingerprint(train), "validation": fingerprint(validation) if validation else None,
             **exp.training_spec()}
     label = "task" if name == "" else f"task/{name}"
-    return Stage("task_module", label, spec, partial(_train, exp, name, data.name, train, validation))
+    return Stage("task_module", label, spec, partial(_train, exp, name, data.name, train, validation),
+                 validate=partial(_check_training, exp, name, train, validation))
+
+
+def _check_training(exp: Any, name: str, train: DataLocation, validation: DataLocation | None) -> None:
+    where = f"data ({name})" if name else "data"
+    preprocess = _family(exp).preprocess
+    check_data(train, f"{where}.source.train", preprocess)
+    if validation is not None:
+        check_data(validation, f"{where}.source.validation", preprocess)
 
 
 def _train(exp: Any, name: str, data_name: str, train_location: DataLocation,
@@ -129,7 +138,15 @@ def evaluation_stage(exp: Any, target: str, modules: dict[str, Stage], base: boo
             "quantize": module_quantization(exp.task_module)}
     inputs = {} if base else {f"module{i}": stage for i, stage in enumerate(modules.values())}
     label = f"eval_base/{target}" if base else f"eval/{target}"
-    return Stage("evaluation", label, spec, partial(_evaluate, exp, target, test, fewshot), inputs)
+    return Stage("evaluation", label, spec, partial(_evaluate, exp, target, test, fewshot), inputs,
+                 validate=partial(_check_evaluation, exp, target, test, fewshot))
+
+
+def _check_evaluation(exp: Any, target: str, test: DataLocation, fewshot: DataLocation | None) -> None:
+    exemplars = check_data(fewshot, f"data.target.validation ({target})") if fewshot else None
+    family = _family(exp)
+    check_data(test, f"data.target.test ({target})",
+               lambda rows, where: family.preprocess_multiple_choice(rows, where, exemplars))
 
 
 def _evaluate(exp: Any, target: str, test: DataLocation, fewshot: DataLocation | None,
