@@ -374,6 +374,24 @@ def test_group_averages_of_a_madg_sweep(tmp_path):
                       ["MAD-G-en", "\\textbf{90.0}", "35.0", "21.0"]]
     assert subgroups[1] == ["MAD-G-en", "42.0", "15.0", "12.0"]
     assert report.tables[0].groups["gun"].genus.genus == "Tupi-Guarani"
+    assert "Note:" not in text  # no model named: the thesis's mBERT
+
+
+def test_group_notes_say_what_the_data_cannot_tell(tmp_path):
+    """Without the generator's languages the genus subgroups of MAD-G-genus and unseen-genus languages are left
+    open (and said so); a model other than mBERT is named, as mBERT-seen is about mBERT's languages."""
+    typology = {"fo": {"uriel": "fao", "seen_by_generator": False}, "mdf": {"uriel": "mdf", "seen_by_generator": False},
+                "xx": {"uriel": "xxx", "seen_by_generator": False}}  # a language genera.tsv does not know
+    _job(tmp_path / "run", ["+experiment=madg_ud_pos"], _results("madg_ud_pos", {"fo": 0.5, "mdf": 0.4, "xx": 0.3},
+                                                                  typology=typology),
+         {"model": {"name_or_path": "xlm-roberta-base"}, "lang_module": {"method": "adapter"}})
+    (table,) = build_tables(find_jobs(tmp_path))
+    assert (table.groups["fo"].subgroup, table.groups["mdf"].subgroup) == ("mBERT-genus", None)
+    text = table.markdown()
+    assert "| (no subgroup) | unseen; genus not mBERT's, the generator's languages unknown | 1 | mdf |" in text
+    assert "| (no subgroup) | unseen; genus unknown (not in xlt/report/genera.tsv) | 1 | xx |" in text
+    assert "MAD-G generator's training languages are unknown" in text
+    assert "but the model is xlm-roberta-base" in text
 
 
 def test_groups_of_a_real_smoke_run(tmp_path):

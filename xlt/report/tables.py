@@ -304,10 +304,13 @@ class Table:
                 members = [lang for lang, group in self.groups.items() if getattr(group, level) == name]
                 if members:
                     rows.append(GridRow([name, DEFINITIONS[name], str(len(members)), " ".join(members)], []))
-        unknown = [lang for lang, group in self.groups.items() if group.group == "unseen" and group.subgroup is None]
-        if unknown:
-            rows.append(GridRow(["(no subgroup)", "unseen; genus unknown (xlt/report/genera.tsv)",
-                                 str(len(unknown)), " ".join(unknown)], []))
+        open_ = [group for group in self.groups.values() if group.group == "unseen" and group.subgroup is None]
+        for reason, members in (("unseen; genus unknown (not in xlt/report/genera.tsv)",
+                                 [g.language for g in open_ if g.genus is None]),
+                                ("unseen; genus not mBERT's, the generator's languages unknown",
+                                 [g.language for g in open_ if g.genus is not None])):
+            if members:
+                rows.append(GridRow(["(no subgroup)", reason, str(len(members)), " ".join(members)], []))
         return Grid("Language groups (Table 3.1; unseen languages by genus, §3.5.1)", "groups",
                     ["group", "definition", "#", "languages"], [], rows, self.percent, best_along="none")
 
@@ -459,6 +462,12 @@ def _language_groups(jobs: Sequence[Job], results: Sequence[Mapping[str, Any]]
     generator = next((langs for job, result in zip(jobs, results)
                       if (langs := generator_languages(result, job.config)) is not None), None)
     notes = []
+    models = {str(((job.config.get("model") or {}).get("name_or_path")) or "") for job in jobs}
+    other = sorted(model for model in models if model and "multilingual" not in model.lower()
+                   and "mbert" not in model.lower())
+    if other:
+        notes.append(f"mBERT-seen means one of mBERT's pretraining languages (Table 3.1), but the model is "
+                     f"{', '.join(other)}")
     if generator is None:
         notes.append("the MAD-G generator's training languages are unknown (no run config with "
                      "lang_module.languages): unseen languages outside an mBERT genus have no subgroup")
