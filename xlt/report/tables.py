@@ -287,8 +287,7 @@ class Table:
         note = None
         if self.groups:  # Table 3.3: each language's group under its column
             note = ["group", *[""] * (len(self.label_headers) - 1), *(self._group_name(c) for c in languages), ""]
-        headers = [c if c != "avg" else "avg" for c in self.columns]
-        return Grid("", "languages", self.label_headers, headers, rows, self.percent, lower,
+        return Grid("", "languages", self.label_headers, list(self.columns), rows, self.percent, lower,
                     extra_headers=["seeds"], note_row=note)
 
     def _group_name(self, lang: str) -> str:
