@@ -90,8 +90,8 @@ def test_smoke_sweep_on_a_real_slurm(slurm, tmp_path, cache_dir):
     assert sorted(built) == ["built", "built", "cached", "cached"]  # one English SFT per language density
 
     report = (sweep / "report" / "report.md").read_text()  # written by the Hydra callback at the end
-    assert "| lang_module.density | task_module.density | aym | gn | avg | seeds |" in report
-    assert len([line for line in report.splitlines() if line.startswith("| 0.0")]) == 4
+    assert "| language density (% of parameters) | task density (% of parameters) | aym | gn | avg | seeds |" in report
+    assert len([line for line in report.splitlines() if line.startswith(("| 2 |", "| 8 |"))]) == 4
     assert "Skipped" not in report
 
     # the one-command report over the sweep: markdown table and a contour plot (Fig. 4.3)
@@ -99,9 +99,10 @@ def test_smoke_sweep_on_a_real_slurm(slurm, tmp_path, cache_dir):
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert len([line for line in (tmp_path / "report" / "report.md").read_text().splitlines()
-                if line.startswith("| 0.0")]) == 4
-    png = tmp_path / "report" / "ltsft_americasnli_lang_module.density_x_task_module.density.png"
-    assert png.read_bytes()[:4] == b"\x89PNG"
+                if line.startswith(("| 2 |", "| 8 |"))]) == 4
+    figure = "ltsft_americasnli_lang_module.density_x_task_module.density"
+    assert (tmp_path / "report" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "report" / f"{figure}.pdf").read_bytes()[:4] == b"%PDF"
 
 
 @pytest.mark.slow
