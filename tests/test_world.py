@@ -204,12 +204,19 @@ def entity_tags(world: World, code: str, tokens: list[str]) -> list[str]:
 
 def test_ner_tags_follow_the_names(world):
     entities = Counter()
+    names = {"train": set(), "eval": set()}
     for code in world.codes():
         for split in world.splits(code):
             for row in world.rows("ner", code, split, "conll"):
                 assert row["ner_tags"] == entity_tags(world, code, row["tokens"]), f"{code}/{split}: {row['tokens']}"
                 entities.update(t[2:] for t in row["ner_tags"] if t.startswith("B-"))
+                names["train" if split == "train" else "eval"].update(
+                    w for w, t in zip(row["tokens"], row["ner_tags"]) if t != "O" and w in set().union(
+                        *world.names.values()))
     assert set(entities) == {"PER", "LOC", "ORG"}
+    # test entities are unseen in task training (as MasakhaNER's are in CoNLL-2003), known from corpora
+    assert names["eval"] and names["train"] and not names["eval"] & names["train"]
+    assert names["eval"] <= set().union(*map(set, world.meta["evaluation_names"].values()))
 
 
 # ---------------------------------------------------------------------------- NLI

@@ -15,6 +15,7 @@ spelled identically in every language: the anchors that real unrelated languages
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 NOUN_CLASSES = ("person", "animal", "thing", "place", "org")
@@ -71,9 +72,8 @@ NOUNS: tuple[Noun, ...] = tuple(
     + _nouns("org", "company bank council team club union"))
 
 
-def _verb(id: str, polarity: int, antonym: str | None, subjects: frozenset[str],
-          objects: frozenset[str] | None = None) -> Verb:
-    return Verb(id, objects is not None, polarity, antonym, subjects, objects or frozenset())
+def _verb(id: str, polarity: int, antonym: str | None, subjects: Set[str], objects: Set[str] | None = None) -> Verb:
+    return Verb(id, objects is not None, polarity, antonym, frozenset(subjects), frozenset(objects or ()))
 
 
 # Antonym pairs share their frames, so swapping a verb for its antonym keeps the sentence well-formed.
@@ -120,37 +120,41 @@ VERBS: tuple[Verb, ...] = (
 PERSONAL = frozenset({"person", "animal"})
 PHYSICAL = frozenset({"thing", "animal", "place"})
 _ALL_ADJ = frozenset({"person", "animal", "thing", "place", "org"})
+def _adjective(id: str, polarity: int, antonym: str | None, classes: Set[str]) -> Adjective:
+    return Adjective(id, polarity, antonym, frozenset(classes))
+
+
 ADJECTIVES: tuple[Adjective, ...] = (
-    Adjective("good", 1, "bad", _ALL_ADJ),
-    Adjective("bad", -1, "good", _ALL_ADJ),
-    Adjective("big", 0, "small", _ALL_ADJ),
-    Adjective("small", 0, "big", _ALL_ADJ),
-    Adjective("old", 0, "young", PERSONAL),
-    Adjective("young", 0, "old", PERSONAL),
-    Adjective("beautiful", 1, "ugly", _ALL_ADJ - {"org"}),
-    Adjective("ugly", -1, "beautiful", _ALL_ADJ - {"org"}),
-    Adjective("happy", 1, "sad", PERSONAL),
-    Adjective("sad", -1, "happy", PERSONAL),
-    Adjective("kind", 1, "cruel", PERSONAL | {"org"}),
-    Adjective("cruel", -1, "kind", PERSONAL | {"org"}),
-    Adjective("long", 0, "short", {"thing", "place", "animal"}),
-    Adjective("short", 0, "long", {"thing", "place", "animal"}),
-    Adjective("hot", 0, "cold", PHYSICAL),
-    Adjective("cold", 0, "hot", PHYSICAL),
-    Adjective("clever", 1, "stupid", PERSONAL),
-    Adjective("stupid", -1, "clever", PERSONAL),
-    Adjective("clean", 1, "dirty", PHYSICAL),
-    Adjective("dirty", -1, "clean", PHYSICAL),
-    Adjective("honest", 1, "corrupt", {"person", "org"}),
-    Adjective("corrupt", -1, "honest", {"person", "org"}),
-    Adjective("fast", 0, "slow", {"animal", "thing", "person"}),
-    Adjective("slow", 0, "fast", {"animal", "thing", "person"}),
-    Adjective("heavy", 0, "light", {"thing", "animal"}),
-    Adjective("light", 0, "heavy", {"thing", "animal"}),
-    Adjective("red", 0, None, {"thing", "animal"}),
-    Adjective("white", 0, None, {"thing", "animal", "place"}),
-    Adjective("black", 0, None, {"thing", "animal"}),
-    Adjective("green", 0, None, {"thing", "place"}),
+    _adjective("good", 1, "bad", _ALL_ADJ),
+    _adjective("bad", -1, "good", _ALL_ADJ),
+    _adjective("big", 0, "small", _ALL_ADJ),
+    _adjective("small", 0, "big", _ALL_ADJ),
+    _adjective("old", 0, "young", PERSONAL),
+    _adjective("young", 0, "old", PERSONAL),
+    _adjective("beautiful", 1, "ugly", _ALL_ADJ - {"org"}),
+    _adjective("ugly", -1, "beautiful", _ALL_ADJ - {"org"}),
+    _adjective("happy", 1, "sad", PERSONAL),
+    _adjective("sad", -1, "happy", PERSONAL),
+    _adjective("kind", 1, "cruel", PERSONAL | {"org"}),
+    _adjective("cruel", -1, "kind", PERSONAL | {"org"}),
+    _adjective("long", 0, "short", {"thing", "place", "animal"}),
+    _adjective("short", 0, "long", {"thing", "place", "animal"}),
+    _adjective("hot", 0, "cold", PHYSICAL),
+    _adjective("cold", 0, "hot", PHYSICAL),
+    _adjective("clever", 1, "stupid", PERSONAL),
+    _adjective("stupid", -1, "clever", PERSONAL),
+    _adjective("clean", 1, "dirty", PHYSICAL),
+    _adjective("dirty", -1, "clean", PHYSICAL),
+    _adjective("honest", 1, "corrupt", {"person", "org"}),
+    _adjective("corrupt", -1, "honest", {"person", "org"}),
+    _adjective("fast", 0, "slow", {"animal", "thing", "person"}),
+    _adjective("slow", 0, "fast", {"animal", "thing", "person"}),
+    _adjective("heavy", 0, "light", {"thing", "animal"}),
+    _adjective("light", 0, "heavy", {"thing", "animal"}),
+    _adjective("red", 0, None, {"thing", "animal"}),
+    _adjective("white", 0, None, {"thing", "animal", "place"}),
+    _adjective("black", 0, None, {"thing", "animal"}),
+    _adjective("green", 0, None, {"thing", "place"}),
 )
 
 ADPOSITIONS: tuple[Adposition, ...] = (
@@ -183,6 +187,18 @@ PLACE_NAMES = ("Kisumu", "Velmor", "Rukan", "Dessa", "Orlun", "Mbeya", "Kaldor",
                "Pemba", "Nordal")
 ORG_NAMES = ("Kona", "Zenith", "Umoja", "Baltic", "Sahel", "Nova", "Orion", "Tembo")
 NAME_TYPES = {"first": "PER", "last": "PER", "place": "LOC", "org": "ORG"}
+NAME_LISTS = {"first": FIRST_NAMES, "last": LAST_NAMES, "place": PLACE_NAMES, "org": ORG_NAMES}
+
+
+def names(kind: str, part: str = "all") -> tuple[str, ...]:
+    """The names of ``kind`` that task data of ``part`` use: ``eval`` (dev and test sets) every third
+    name, ``train`` (task training sets) the others, ``all`` (corpora, parallel text) every one. Test
+    entities are thus unseen in task training, as MasakhaNER's are in CoNLL-2003's, while the
+    pretraining corpora know every name."""
+    every = NAME_LISTS[kind]
+    if part == "all":
+        return every
+    return tuple(name for i, name in enumerate(every) if (i % 3 == 2) == (part == "eval"))
 DIGITS = tuple(str(n) for n in range(2, 13))  # cardinal numerals >= 2 (the noun is plural)
 
 NOUN_BY_ID = {n.id: n for n in NOUNS}

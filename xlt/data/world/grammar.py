@@ -24,6 +24,7 @@ import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from xlt.data.world.concepts import (
     ADJECTIVE_BY_ID,
@@ -32,17 +33,14 @@ from xlt.data.world.concepts import (
     ADPOSITIONS,
     DETERMINERS,
     DIGITS,
-    FIRST_NAMES,
     FUNCTION_WORDS,
-    LAST_NAMES,
     LOCATIVE,
     NEGATION,
     NOUNS,
-    ORG_NAMES,
-    PLACE_NAMES,
     VERB_BY_ID,
     VERBS,
 )
+from xlt.data.world.concepts import names as names_of
 from xlt.data.world.languages import Lexicon
 from xlt.data.world.params import Syntax
 from xlt.data.world.phonology import capitalise
@@ -140,30 +138,55 @@ class Sampler:
     """Draws clauses from the grammar with a random stream. Within a category a concept's
     probability follows its Zipf rank (the inventory's order), the same in every language.
     ``name_rate``: how often a person, place or organisation is a name rather than a common noun
-    (NER data are rich in names). Rates are those of simple narrative text."""
+    (NER data are rich in names); ``names``: which names (:func:`~xlt.data.world.concepts.names`:
+    ``train``, ``eval`` or ``all``). Rates are those of simple narrative text."""
 
     CLASS_WEIGHTS = {"person": 3.0, "animal": 1.5, "thing": 1.5, "place": 1.0, "org": 1.0}
+    DETERMINER_WEIGHTS = (("DEF", 45), ("INDEF", 30), ("DEM", 15), (None, 10))
+    ADJECTIVE_COUNT_WEIGHTS = ((0, 50), (1, 38), (2, 12))
+    OBLIQUE_WEIGHTS = (("in", 35), ("near", 20), ("with", 20), ("from", 10), ("to", 15))
+    VERB_IDS = tuple(v.id for v in VERBS)
+    assert [a for a, _ in OBLIQUE_WEIGHTS] == [a.id for a in ADPOSITIONS if a.role != "possessive"]
 
-    def __init__(self, rng: random.Random, name_rate: float = 0.2):
+    def __init__(self, rng: random.Random, name_rate: float = 0.2, names: str = "all"):
         self.rng = rng
         self.name_rate = name_rate
-        self.nouns = {cls: [n.id for n in NOUNS if n.cls == cls] for cls in self.CLASS_WEIGHTS}
-        self._cumulative: dict[int, list[float]] = {}
+        self.names = {kind: names_of(kind, names) for kind in ("first", "last", "place", "org")}
+        self.nouns = {cls: tuple(n.id for n in NOUNS if n.cls == cls) for cls in self.CLASS_WEIGHTS}
+        self.adjectives = {cls: tuple(a.id for a in ADJECTIVES if cls in a.classes) for cls in self.CLASS_WEIGHTS}
+        self._cumulative: dict[tuple[int, float], list[float]] = {}
+        self._classes: dict[frozenset[str], tuple[tuple[str, ...], list[float]]] = {}
+
+    def weighted(self, pairs: Sequence[tuple[object, float]]):
+        """A choice among (item, weight) pairs."""
+        total = sum(weight for _, weight in pairs)
+        point = self.rng.random() * total
+        for item, weight in pairs:
+            point -= weight
+            if point < 0:
+                return item
+        return pairs[-1][0]
 
     def pick(self, items: Sequence, exponent: float = 1.0):
         """A Zipf-weighted choice (rank = position in ``items``)."""
-        weights = self._cumulative.get(len(items))
+        key = (len(items), exponent)
+        weights = self._cumulative.get(key)
         if weights is None:
-            weights = self._cumulative[len(items)] = _zipf(len(items), exponent)
+            weights = self._cumulative[key] = _zipf(len(items), exponent)
         return items[bisect.bisect(weights, self.rng.random() * weights[-1])]
 
-    def choose_class(self, allowed: Sequence[str] | frozenset[str]) -> str:
-        classes = [c for c in self.CLASS_WEIGHTS if c in allowed]
-        return self.rng.choices(classes, weights=[self.CLASS_WEIGHTS[c] for c in classes])[0]
+    def choose_class(self, allowed: frozenset[str]) -> str:
+        cached = self._classes.get(allowed)
+        if cached is None:
+            classes = tuple(c for c in self.CLASS_WEIGHTS if c in allowed)
+            cached = self._classes[allowed] = (classes, list(itertools.accumulate(self.CLASS_WEIGHTS[c]
+                                                                                  for c in classes)))
+        classes, cumulative = cached
+        return classes[bisect.bisect(cumulative, self.rng.random() * cumulative[-1])]
 
     def adjectives_for(self, cls: str, count: int, exclude: Sequence[str] = ()) -> tuple[str, ...]:
         chosen: list[str] = []
-        allowed = [a.id for a in ADJECTIVES if cls in a.classes]
+        allowed = self.adjectives[cls]
         for _ in range(count * 4):
             if len(chosen) == count:
                 break
@@ -177,18 +200,18 @@ class Sampler:
     def name_phrase(self, cls: str) -> NP:
         rng = self.rng
         if cls == "person":
-            first = self.pick(FIRST_NAMES, 0.5)
-            return NP(cls, name=(first, self.pick(LAST_NAMES, 0.5)) if rng.random() < 0.4 else (first,))
+            first = self.pick(self.names["first"], 0.5)
+            return NP(cls, name=(first, self.pick(self.names["last"], 0.5)) if rng.random() < 0.4 else (first,))
         if cls == "place":
-            return NP(cls, name=(self.pick(PLACE_NAMES, 0.5),))
-        return NP(cls, noun=self.pick(self.nouns["org"]), name=(self.pick(ORG_NAMES, 0.5),))
+            return NP(cls, name=(self.pick(self.names["place"], 0.5),))
+        return NP(cls, noun=self.pick(self.nouns["org"]), name=(self.pick(self.names["org"], 0.5),))
 
     def phrase(self, cls: str, possessor: bool = True) -> NP:
         rng = self.rng
         if cls in ("person", "place", "org") and rng.random() < self.name_rate:
             return self.name_phrase(cls)
         noun = self.pick(self.nouns[cls])
-        det = rng.choices(("DEF", "INDEF", "DEM", None), weights=(45, 30, 15, 10))[0]
+        det = self.weighted(self.DETERMINER_WEIGHTS)
         plural = rng.random() < 0.25
         numeral = None
         if plural:
@@ -196,7 +219,7 @@ class Sampler:
                 numeral = self.pick(DIGITS, 1.2)
             if det == "INDEF":
                 det = None
-        count = rng.choices((0, 1, 2), weights=(50, 38, 12))[0]
+        count = self.weighted(self.ADJECTIVE_COUNT_WEIGHTS)
         adjectives = self.adjectives_for(cls, count)
         owner = None
         if possessor and cls in ("thing", "animal", "place") and rng.random() < 0.12:
@@ -204,13 +227,12 @@ class Sampler:
         return NP(cls, noun, (), det, numeral, plural, adjectives, owner)
 
     def oblique(self) -> Oblique:
-        adposition = self.rng.choices([a.id for a in ADPOSITIONS if a.role != "possessive"],
-                                      weights=(35, 20, 20, 10, 15))[0]
+        adposition = self.weighted(self.OBLIQUE_WEIGHTS)
         return Oblique(adposition, self.phrase(self.choose_class(ADPOSITION_BY_ID[adposition].classes)))
 
     def clause(self, oblique_rate: float = 0.45, negation_rate: float = 0.2) -> Clause:
         rng = self.rng
-        verb = VERB_BY_ID[self.pick([v.id for v in VERBS], 0.8)]
+        verb = VERB_BY_ID[self.pick(self.VERB_IDS, 0.8)]
         subject = self.phrase(self.choose_class(verb.subjects))
         obj = self.phrase(self.choose_class(verb.objects)) if verb.transitive else None
         oblique = self.oblique() if rng.random() < oblique_rate else None
@@ -337,8 +359,7 @@ class Node:
     exclude: Node | None = None  # a dependent left out of the marked span (the phrase's own adposition)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     id: int  # 1-based
     form: str
     lemma: str

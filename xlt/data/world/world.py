@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from xlt.data.world import formats
-from xlt.data.world.concepts import FIRST_NAMES, LAST_NAMES, ORG_NAMES, PLACE_NAMES, concept_table
+from xlt.data.world.concepts import NAME_LISTS, concept_table, names
 from xlt.data.world.grammar import Clause, Question, Realiser, Sampler, Sentence
 from xlt.data.world.languages import FAMILIES, LANGUAGES, PIVOT, Language, build_languages, rng_for
 from xlt.data.world.tasks import (
@@ -178,8 +178,8 @@ class World:
             "languages": languages,
             "nmt_languages": self.nmt_languages(),
             "concepts": concept_table(),
-            "names": {"first": list(FIRST_NAMES), "last": list(LAST_NAMES), "place": list(PLACE_NAMES),
-                      "org": list(ORG_NAMES)},
+            "names": {kind: list(names(kind)) for kind in NAME_LISTS},
+            "evaluation_names": {kind: list(names(kind, "eval")) for kind in NAME_LISTS},
         }
 
     def split_size(self, code: str, split: str) -> int:
@@ -221,13 +221,13 @@ def draw_content(world: World) -> Content:
     used = Reserve()
     evaluation: dict[str, dict[str, list]] = {}
     for task in TASKS:
-        evaluation[task] = {split: _task_examples(task, Sampler(rng_for(seed, "eval", task, split), NAME_RATES[task]),
-                                                  n, used)
+        evaluation[task] = {split: _task_examples(task, Sampler(rng_for(seed, "eval", task, split), NAME_RATES[task],
+                                                                "eval"), n, used)
                             for split, n in (("dev", sizes.dev), ("test", sizes.test))}
     parallel_eval = {split: clauses(Sampler(rng_for(seed, "eval", "parallel", split)), n, used)
                      for split, n in (("dev", sizes.parallel_dev), ("test", sizes.parallel_test))}
-    training = {task: {code: _task_examples(task, Sampler(rng_for(seed, "train", task, code), NAME_RATES[task]),
-                                            sizes.train, used, Reserve())
+    training = {task: {code: _task_examples(task, Sampler(rng_for(seed, "train", task, code), NAME_RATES[task],
+                                                          "train"), sizes.train, used, Reserve())
                        for code in world.sources}
                 for task in TASKS}
     corpora = {code: sentences(Sampler(rng_for(seed, "corpus", code)), sizes.corpus(lang.design.mmt), used,
