@@ -12,7 +12,11 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -384,8 +388,13 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_other_files(world_dir, tmp_path):
-    again = tmp_path / "again"
-    write_world(again, seed=0, sizes=SIZES)
+    again = tmp_path / "again"  # in another process with another string-hash seed
+    code = (f"from xlt.data.world import Sizes, write_world; write_world({str(again)!r}, seed=0, "
+            f"sizes=Sizes(**{asdict(SIZES)!r}))")
+    repo = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join(filter(None, (str(repo), os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": path}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=repo)
     first, second = _files(world_dir), _files(again)
     assert first.keys() == second.keys() and first == second
     description = json.loads(first["world.json"])
@@ -554,6 +563,10 @@ def test_files_pass_the_real_readers_and_task_preprocessing(world, tiny_xlmr_pat
     rows = [item[1] if isinstance(item, tuple) else item for item in read_parallel_text(
         world.root / "parallel/qma-qfd/train.qma", {"target_suffix": "qfd"})]
     assert len(rows) == SIZES.parallel_unsupported and set(rows[0]) == {"source", "target"}
+    from xlt.models.nmt import language_table  # the world's entries extend the NLLB language table
+
+    table = language_table(world.meta["nmt_languages"])
+    assert table["qmd"].adaptation_source == "qma" and not table["qmd"].nllb and table["qmc"].nllb
 
 
 def test_command_line_writes_and_summarises(tmp_path, capsys):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from xlt.data.world.grammar import (
     Clause,
@@ -46,6 +47,7 @@ TASKS = ("ud", "ner", "nli", "sa", "qa")
 QA_SENTENCES = 4  # sentences per QA context
 QA_QUESTIONS = 2  # questions per context (about different sentences)
 MAX_TRIES = 1000
+T = TypeVar("T")
 # Half the NLI premises are negated, so that neither the hypothesis's length nor the direction of
 # the change tells the label: dropping a modifier entails in an affirmative premise and is neutral
 # in a negated one (a rule on the length difference alone scores about 45%, against 75% at 20% negation).
@@ -67,7 +69,7 @@ class Reserve:
         self.keys.update(c.key() for c in clauses)
 
 
-def _draw(make: Callable[[], object | None], what: str) -> object:
+def _draw(make: Callable[[], T | None], what: str) -> T:
     for _ in range(MAX_TRIES):
         item = make()
         if item is not None:
@@ -94,8 +96,7 @@ def sentences(sampler: Sampler, n: int, used: Reserve, question_rate: float = 0.
     """Corpus sentences: fresh clauses, a ``question_rate`` of them asked as questions."""
     out: list[Clause | Question] = []
     for clause in clauses(sampler, n, used, Reserve()):
-        question = sampler.question(clause) if sampler.rng.random() < question_rate else None
-        out.append(question or clause)
+        out.append(sampler.question(clause) if sampler.rng.random() < question_rate else clause)
     return out
 
 
@@ -213,14 +214,12 @@ def qa_contexts(sampler: Sampler, questions: int, used: Reserve, taken: Reserve 
                 fresh = used.fresh(*chosen, clause) and (taken is used or taken.fresh(*chosen, clause))
                 return clause if fresh and clause.verb not in {c.verb for c in chosen} else None
 
-            chosen.append(_draw(make, "a QA context sentence"))  # type: ignore[arg-type]
+            chosen.append(_draw(make, "a QA context sentence"))
         count = min(QA_QUESTIONS, remaining)
         asked = sorted(sampler.rng.sample(range(QA_SENTENCES), count))
         qas = []
         for index in asked:
-            question = sampler.question(chosen[index])
-            assert question is not None
-            qas.append((index, question))
+            qas.append((index, sampler.question(chosen[index])))
         taken.take(*chosen)
         out.append(QAContext(tuple(chosen), tuple(qas)))
         remaining -= count
