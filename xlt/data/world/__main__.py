@@ -14,17 +14,20 @@ from xlt.errors import XltError
 
 def summary(world: World, seconds: float | None = None) -> str:
     """A table of the world's languages: family, parameters, roles, corpus and task sizes."""
-    header = (f"{'code':5} {'name':8} {'family':8} {'order':5} {'adp':4} {'adj':6} {'pl':6} {'case':4} "
+    header = (f"{'code':5} {'name':8} {'family':8} {'order':5} {'adp':4} {'adj':6} {'poss':6} {'det':6} {'pl':6} "
+              f"{'case':4} "
               f"{'mmt':6} {'nmt':11} {'task':6} {'corpus':>6} {'parallel':>8} {'task splits':>20}")
     lines = [header, "-" * len(header)]
     sizes = world.sizes
     for code, lang in world.languages.items():
         d, s = lang.design, lang.syntax
-        splits = "/".join(str(world.split_size(code, split)) for split in world.splits(code))
+        splits = "/".join(str(world.split_size(split)) for split in world.splits(code))
         parallel = "pivot" if code == world.pivot else str(sizes.parallel(d.nmt))
+        case = "acc" if s.case != "none" else "-"
+        split_sizes = f"{splits} ({','.join(world.splits(code))})"
         lines.append(f"{code:5} {d.name:8} {d.family:8} {s.order:5} {s.adposition:4} {s.adjective:6} "
-                     f"{s.plural:6} {'acc' if s.case != 'none' else '-':4} {d.mmt:6} {d.nmt:11} {d.task:6} "
-                     f"{sizes.corpus(d.mmt):>6} {parallel:>8} {splits + ' (' + ','.join(world.splits(code)) + ')':>20}")
+                     f"{s.possessor:6} {s.determiner:6} {s.plural:6} {case:4} {d.mmt:6} {d.nmt:11} {d.task:6} "
+                     f"{sizes.corpus(d.mmt):>6} {parallel:>8} {split_sizes:>20}")
     lines.append(f"tasks: {', '.join(TASKS)} (QA sizes count questions); parallel dev/test: "
                  f"{sizes.parallel_dev}/{sizes.parallel_test} pairs; pivot {world.pivot}; sources "
                  f"{', '.join(world.sources)}")

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -161,7 +160,7 @@ class World:
                 "deviations": dict(d.deviations), "sound_changes": [c.describe() for c in lang.changes],
                 "sounds": lang.sounds.as_json(), "roles": {"mmt": d.mmt, "nmt": d.nmt, "task": d.task},
                 "flores": f"{code}_Latn", "corpus_sentences": self.sizes.corpus(d.mmt),
-                "splits": {task: {split: self.split_size(code, split) for split in self.splits(code)}
+                "splits": {task: {split: self.split_size(split) for split in self.splits(code)}
                            for task in TASKS},
                 "parallel": None if code == self.pivot else {
                     "train": self.sizes.parallel(d.nmt), "dev": self.sizes.parallel_dev,
@@ -182,7 +181,7 @@ class World:
             "evaluation_names": {kind: list(names(kind, "eval")) for kind in NAME_LISTS},
         }
 
-    def split_size(self, code: str, split: str) -> int:
+    def split_size(self, split: str) -> int:
         return {"train": self.sizes.train, "dev": self.sizes.dev, "test": self.sizes.test}[split]
 
 
@@ -318,8 +317,7 @@ def _write_into(world: World, root: Path) -> dict[str, str]:
     return hashes
 
 
-def write_world(out_dir: str | Path, seed: int = 0, sizes: Sizes | None = None, overwrite: bool = False,
-                progress: Callable[[str], None] | None = None) -> World:
+def write_world(out_dir: str | Path, seed: int = 0, sizes: Sizes | None = None, overwrite: bool = False) -> World:
     """Write the world of ``seed`` to ``out_dir`` atomically: everything is written into a hidden
     sibling directory that is renamed into place when complete (``world.json``, with every file's
     sha256, is its last file), so a crash never leaves a directory that looks like a world.
@@ -335,8 +333,6 @@ def write_world(out_dir: str | Path, seed: int = 0, sizes: Sizes | None = None, 
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
     try:
-        if progress:
-            progress(f"writing the world of seed {seed} into {temporary}")
         hashes = _write_into(world, temporary)
         description = {**world.describe(), "files": dict(sorted(hashes.items()))}
         (temporary / "world.json").write_text(json.dumps(description, ensure_ascii=False, indent=1) + "\n",
