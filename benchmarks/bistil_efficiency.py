@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from xlt.eval.efficiency import count_parameters, cpu_throughput, flops_per_example, gpu_throughput
+from xlt.models.efficiency import count_parameters, cpu_throughput, flops_per_example, gpu_throughput
 from xlt.models.student import init_student, model_dimensions
 from xlt.models.vocabulary import VocabularyReduction, trim_model
 

@@ -3,7 +3,7 @@
 For a linear layer with input X (b x d_in) and output gradient dY (b x d_out), the gradient of the
 N active entries of the sparse delta is (dY^T X)[r_j, c_j]. The thesis and its reference code form
 the dense d_out x d_in product and gather N entries from it (b d_in d_out multiply-adds); xlt computes
-only the N dot products (b N multiply-adds, ``xlt.modules.spiel.sparse_delta_grad``). Both run side by
+only the N dot products (b N multiply-adds, ``xlt.methods.spiel.sparse_linear.sparse_delta_grad``). Both run side by
 side on the same tensors, Llama-2-7B layer shapes, at densities 0.5%, 1%, 2% and 5%; the results are
 checked equal and the speed-up printed.
 
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from xlt.modules.spiel import CSRPattern, dense_delta_grad, sparse_delta_grad
+from xlt.methods.spiel.sparse_linear import CSRPattern, dense_delta_grad, sparse_delta_grad
 
 SHAPES = {"attention (4096 x 4096)": (4096, 4096), "mlp up (11008 x 4096)": (11008, 4096)}
 DENSITIES = (0.005, 0.01, 0.02, 0.05)

@@ -57,20 +57,20 @@ def prepare(method: str, model, args: argparse.Namespace):
     """(optimizer, selector or None, trainable count)."""
     import torch
 
-    from xlt.modules.spiel import attach_spiel, find_target_linears, lora_equivalent_budget
+    from xlt.methods.spiel.sparse_linear import attach_spiel, find_target_linears, lora_equivalent_budget
 
     for param in model.parameters():
         param.requires_grad_(method == "full")
     if method == "full":
         return torch.optim.AdamW(model.parameters(), lr=1e-5), None, sum(p.numel() for p in model.parameters())
     if method == "lora":
-        from xlt.modules.peft_baselines import attach_lora
+        from xlt.methods.peft.wrappers import attach_lora
 
         lora = attach_lora(model, rank=args.rank, alpha=16, dropout=0.1)
         params = list(lora.trainable_parameters().values())
         return torch.optim.AdamW(params, lr=1e-4), None, sum(p.numel() for p in params)
-    from xlt.modules.spiel_optim import SparseSM3, SpielAdamW
-    from xlt.modules.spiel_selection import SpielAG, SpielMA, UpdateSchedule
+    from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
+    from xlt.methods.spiel.selection import SpielAG, SpielMA, UpdateSchedule
 
     budget = lora_equivalent_budget(find_target_linears(model.model), args.rank)
     modules = attach_spiel(model.model, budget, seed=0)

@@ -2,7 +2,7 @@
 
 The authors' composable-sft selects the K largest |theta1 - theta0| by building a Python list of
 every difference and calling ``np.partition``; a plain-torch alternative concatenates all
-tensors and calls ``torch.topk``. Ours (xlt.modules.selection) streams chunks through a radix
+tensors and calls ``torch.topk``. Ours (xlt.methods.core.selection) streams chunks through a radix
 select. Each method runs in its own subprocess on the same tensors (BERT-base-shaped body
 layers, N entries in total); we report wall time and the extra peak RSS over the tensors
 themselves, side by side, and check that all three pick the same number of entries.
@@ -53,7 +53,7 @@ def run(method: str, layers: int, density: float) -> dict:
         flat = torch.cat([(after[n] - before[n]).abs().flatten() for n in after])
         selected = int(torch.topk(flat, k).indices.numel())
     else:
-        from xlt.modules.ltsft import lottery_ticket_masks
+        from xlt.methods.sparse.ltsft import lottery_ticket_masks
 
         masks = lottery_ticket_masks(after, before, k)
         selected = sum(int(m.sum()) for m in masks.values())

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from xlt.modules.spiel import SpielModules, attach_spiel
+from xlt.methods.spiel.sparse_linear import SpielModules, attach_spiel
 
 
 class TinyMLP(nn.Module):
@@ -45,7 +45,7 @@ def mse(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Ten
 def train(model: nn.Module, selector, optimizer: torch.optim.Optimizer,
           batches: Sequence[Sequence[tuple[torch.Tensor, torch.Tensor]]],
           loss_fn: Callable = mse, on_backward: Callable | None = None) -> list[float]:
-    """The hook order a Lightning run follows (xlt.training.spiel_methods.SpielCallback)."""
+    """The hook order a Lightning run follows (xlt.methods.spiel.procedure.SpielCallback)."""
     losses = []
     for step, micro in enumerate(batches, 1):
         for j, batch in enumerate(micro):

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from xlt.pipeline.stage import Runner, Stage
+from xlt.pipeline.runner import Runner, Stage
 
 
 def build(mode: str, log: Path, ctx) -> dict:

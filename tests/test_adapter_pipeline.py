@@ -10,7 +10,7 @@ from transformers import AutoConfig
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.errors import ConfigError
-from xlt.modules.adapters import active_adapters
+from xlt.methods.adapters.bottleneck import active_adapters
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
 from xlt.pipeline.run import run_experiment

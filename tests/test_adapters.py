@@ -23,7 +23,8 @@ from transformers import (
 
 from xlt.config import parse
 from xlt.errors import ArtifactError, ConfigError
-from xlt.modules.adapters import (
+from xlt.methods.adapters.artifact import AdapterModule
+from xlt.methods.adapters.bottleneck import (
     LANGUAGE,
     TASK,
     AdapterShape,
@@ -36,7 +37,7 @@ from xlt.modules.adapters import (
     load_adapterhub,
     save_adapter,
 )
-from xlt.training.adapters import AdapterModule, AdapterModuleConfig
+from xlt.methods.adapters.config import AdapterModuleConfig
 
 SIZES = dict(vocab_size=120, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
 
@@ -306,7 +307,7 @@ def test_mismatched_or_unsupported_models_fail_in_one_line():
 def test_pretrained_adapterhub_language_adapter_is_imported_instead_of_trained(tmp_path):
     from types import SimpleNamespace
 
-    from xlt.training.adapters import train_adapter
+    from xlt.methods.adapters.procedure import train_adapter
 
     adapter = random_adapter(invertible=True)
     write_adapterhub(tmp_path / "hub", adapter)

@@ -107,13 +107,13 @@ def test_zip_sweep_pairs_dimensions_and_multiplies_the_rest():
 
 def test_zip_sweep_from_the_command_line(tmp_path, cache_dir):
     result = launch(["-m", "+experiment=ltsft_americasnli", "+profile=smoke", "hydra/launcher=submitit_slurm",
-                     "cluster.dry_run=true", "task_module=sft,bitfit", "task.train.lr=2e-5,1e-4", "seed=1,2",
+                     "cluster.dry_run=true", "task_module=ltsft,bitfit", "task.train.lr=2e-5,1e-4", "seed=1,2",
                      "hydra.sweeper.zip=[[task_module,task.train.lr]]", f"hydra.sweep.dir={tmp_path / 's'}",
                      f"paths.root={tmp_path}"], cache_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     jobs = [line for line in result.stdout.splitlines() if line.startswith("#   job ")]
     assert len(jobs) == 4 and "#SBATCH --array=0-3%4" in result.stdout
-    assert all(("task_module=sft task.train.lr=2e-05" in j) != ("task_module=bitfit task.train.lr=0.0001" in j)
+    assert all(("task_module=ltsft task.train.lr=2e-05" in j) != ("task_module=bitfit task.train.lr=0.0001" in j)
                for j in jobs)
 
 

@@ -86,7 +86,7 @@ def test_sweep_files_compose(cache_dir):
 
 def test_high_resource_languages_hold_out_1pct_and_validate_every_5000_steps(tmp_path):
     """§4.4.2: language modules validate on 5% every 1,000 steps; high-resource languages 1% every 5,000."""
-    from xlt.pipeline.stages import language_module_stage, language_training
+    from xlt.pipeline.stages.language_module import language_module_stage, language_training
 
     exp = Experiment(compose_config(["+experiment=ltsft_ud_pos"], tmp_path), tmp_path / "run")
     assert exp.data.high_resource == ["en", "ar", "ja", "zh"]

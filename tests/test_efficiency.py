@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from xlt.errors import ConfigError
-from xlt.eval.efficiency import (
+from xlt.models.efficiency import (
     EfficiencyMeasurement,
     count_parameters,
     cpu_throughput,

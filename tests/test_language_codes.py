@@ -13,8 +13,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from tests.helpers import compose_config
-from xlt.training.madg import MadgConfig
-from xlt.training.methods import parse_module_config
+from xlt.methods import parse_module_config
+from xlt.methods.madg.config import MadgConfig
 from xlt.typology import resolve_code
 
 # Table A.1: the generator's 95 Wikipedia languages -> URIEL (ISO 639-3 through lang2vec's letter codes,

@@ -6,15 +6,18 @@ from __future__ import annotations
 import pytest
 import torch
 
+from xlt.data.blocks import MLMConfig
 from xlt.data.locations import DataLocation, load_location
 from xlt.data.synthetic import SAMPLES_DIR
+from xlt.methods import TrainRequest
+from xlt.methods.core.masking import add_l1_gradient
+from xlt.methods.sparse.config import SparseModuleConfig
+from xlt.methods.sparse.procedure import train_sparse
 from xlt.models.loading import ModelConfig, load_tokenizer
-from xlt.modules.masking import add_l1_gradient
+from xlt.schedule import Schedule
 from xlt.tasks import build_task
-from xlt.tasks.mlm import MLMConfig, MLMFamily
+from xlt.tasks.mlm import MLMFamily
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.methods import SparseModuleConfig, TrainRequest, train_sparse
-from xlt.training.schedule import Schedule
 
 NLI = {"name": "nli", "family": "classification", "labels": ["entailment", "neutral", "contradiction"],
        "train": {"lr": 1e-3, "batch_size": 16, "max_epochs": 1, "weight_decay": 0.1}}

@@ -16,15 +16,24 @@ from xlt.data.collators import ClassificationCollator, MLMCollator
 from xlt.data.mixture import MixtureBatchSampler, SamplingConfig, TagLanguage, smoothed_probabilities
 from xlt.data.sampling import first_words
 from xlt.eval.metrics import Accuracy, MeanLoss
-from xlt.modules.adapters import LANGUAGE, TASK, AdapterShape, PfeifferAdapter, active_adapters, attach_adapter
-from xlt.modules.madg import AdapterGenerator, GeneratorAdapter
+from xlt.methods.adapters.artifact import AdapterModule
+from xlt.methods.adapters.bottleneck import (
+    LANGUAGE,
+    TASK,
+    AdapterShape,
+    PfeifferAdapter,
+    active_adapters,
+    attach_adapter,
+)
+from xlt.methods.madg.artifact import GeneratorArtifact
+from xlt.methods.madg.config import MadgConfig
+from xlt.methods.madg.generator import AdapterGenerator, GeneratorAdapter
+from xlt.methods.madg.procedure import train_generator
+from xlt.schedule import Schedule
 from xlt.tasks.base import TaskModel
 from xlt.tasks.mlm import MaskedLanguageModel
-from xlt.training.adapters import AdapterModule
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.madg import GeneratorArtifact, MadgConfig, train_generator
 from xlt.training.multisource import MultiSourceTrain
-from xlt.training.schedule import Schedule
 from xlt.typology import uriel_vector
 
 SIZES = dict(vocab_size=60, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)

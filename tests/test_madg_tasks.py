@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.errors import ConfigError
-from xlt.modules.adapters import active_adapters
+from xlt.methods.adapters.bottleneck import active_adapters
 from xlt.pipeline.data_config import parse_data_config
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment

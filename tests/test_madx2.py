@@ -8,9 +8,10 @@ from omegaconf import OmegaConf
 
 from tests.helpers import compose_config, experiments
 from tests.test_adapters import random_adapter, tiny, write_adapterhub
-from xlt.modules.adapters import LANGUAGE, PfeifferAdapter, find_sites
+from xlt.methods.adapters.bottleneck import LANGUAGE, PfeifferAdapter, find_sites
+from xlt.methods.adapters.config import AdapterModuleConfig
+from xlt.methods.adapters.procedure import train_adapter
 from xlt.pipeline.experiment import Experiment
-from xlt.training.adapters import AdapterModuleConfig, train_adapter
 
 # chapters 4 and 6: the MAD-X baseline experiment and the adapter variants of every LT-SFT experiment
 CHAPTER_4_ADAPTER_VARIANTS = [name for name in experiments() if name.startswith("ltsft_")]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import compose_config
+from xlt.data.blocks import MLMConfig
 from xlt.data.locations import load_location
 from xlt.pipeline.experiment import Experiment
-from xlt.pipeline.stage import StageContext
-from xlt.pipeline.stages import language_module_stage, language_training
-from xlt.tasks.mlm import MLMConfig, MLMFamily
+from xlt.pipeline.runner import StageContext
+from xlt.pipeline.stages.language_module import language_module_stage, language_training
+from xlt.tasks.mlm import MLMFamily
 
 
 def test_the_whole_heldout_part_is_evaluated_by_default():

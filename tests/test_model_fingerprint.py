@@ -17,9 +17,9 @@ from tests.helpers import compose_config
 from tests.test_adapters import random_adapter
 from tests.test_sft import SHAPES, _random_sft
 from xlt.errors import ArtifactError, ConfigError
+from xlt.methods.adapters.artifact import AdapterModule
 from xlt.models.loading import ModelConfig, local_model_fingerprint
 from xlt.pipeline.run import run_experiment
-from xlt.training.adapters import AdapterModule
 
 
 def fake_checkpoint(directory: Path, weights: bytes = b"weights-0") -> Path:

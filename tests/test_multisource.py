@@ -13,12 +13,14 @@ from xlt.data.locations import DataLocation, load_location
 from xlt.data.mixture import LANGUAGE_KEY, MixtureBatchSampler, SamplingConfig, smoothed_probabilities
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError
+from xlt.methods import TrainRequest
+from xlt.methods.core.sft import SFTModule, SparseDelta, SparseFineTuning
+from xlt.methods.sparse.config import SparseModuleConfig
+from xlt.methods.sparse.procedure import train_sparse
 from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer
-from xlt.modules.sft import SparseDelta, SparseFineTuning
 from xlt.pipeline.data_config import parse_data_config
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.methods import SFTModule, SparseModuleConfig, TrainRequest, train_sparse
 from xlt.training.multisource import MultiSourceTrain
 
 

@@ -7,11 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from xlt.models.loading import body_of
-from xlt.modules.peft_baselines import adapter_kind, attach_ia3, attach_lora, lora_update, merge_adapters
-from xlt.modules.quantization import nf4_linear, quantize_linears
-from xlt.modules.sft import SparseFineTuning
-from xlt.modules.spiel import (
+from xlt.methods.core.quantization import nf4_linear, quantize_linears
+from xlt.methods.core.sft import SparseFineTuning
+from xlt.methods.peft.wrappers import adapter_kind, attach_ia3, attach_lora, lora_update, merge_adapters
+from xlt.methods.spiel.sparse_linear import (
     SpielLinear,
     attach_sft_as_spiel,
     attach_spiel,
@@ -19,6 +18,7 @@ from xlt.modules.spiel import (
     find_target_linears,
     lora_equivalent_budget,
 )
+from xlt.models.loading import body_of
 
 
 def load(path: str) -> nn.Module:

@@ -7,7 +7,7 @@ import time
 import torch
 
 from tests.helpers import launch, read_json
-from xlt.modules.sft import SparseFineTuning
+from xlt.methods.core.sft import SparseFineTuning
 
 TARGETS = ["aym", "bzd", "cni", "gn", "hch", "nah", "oto", "quy", "shp", "tar"]
 

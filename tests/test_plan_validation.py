@@ -16,7 +16,7 @@ from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
-from xlt.pipeline.stage import Runner, Stage
+from xlt.pipeline.runner import Runner, Stage
 from xlt.pipeline.store import ArtifactStore
 from xlt.utils.hashing import stable_hash
 
@@ -68,7 +68,7 @@ def test_a_bad_module_value_fails_when_the_experiment_is_built(experiment, overr
 
 def test_good_phase_overrides_keep_the_artifact_key(tmp_path):
     """Typed phase overrides hash as the keys given (existing artifacts keep their keys)."""
-    from xlt.training.schedule import Schedule, ScheduleOverrides
+    from xlt.schedule import Schedule, ScheduleOverrides
 
     exp = Experiment(compose_config(["+experiment=ltsft_ud_pos"], tmp_path), tmp_path / "run")
     assert isinstance(exp.task_module.phase1, ScheduleOverrides) and isinstance(exp.task_module.phase2, dict)
@@ -183,17 +183,16 @@ def test_the_learning_rate_has_one_home_task_train_lr(method, tmp_path):
 def test_the_optimiser_gets_the_learning_rate_of_the_command_line(method, tmp_path, cache_dir, monkeypatch):
     """`task.train.lr` (the docs' zip-sweep key) reaches the optimiser of a LoRA / SpIEL task module, and the
     module's metrics record it."""
-    from xlt.tasks.base import TaskModel
+    from xlt.training import fit, optim
 
     seen: list[float] = []
-    configure = TaskModel.configure_optimizers
 
-    def record(self):
-        configured = configure(self)
+    def record(*args, **kwargs):
+        configured = optim.configure_optimizers(*args, **kwargs)
         seen.append(configured["optimizer"].param_groups[0]["initial_lr"])
         return configured
 
-    monkeypatch.setattr(TaskModel, "configure_optimizers", record)
+    monkeypatch.setattr(fit, "configure_optimizers", record)
     monkeypatch.setenv("XLT_CACHE", str(cache_dir))
     cfg = compose_config(["+experiment=spiel_flan", "+profile=smoke", f"task_module={method}", "task.train.lr=7e-4",
                           "trainer.max_steps_per_phase=2"], tmp_path / "root")

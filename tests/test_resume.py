@@ -19,12 +19,14 @@ from xlt.data.locations import DataLocation, load_location
 from xlt.data.sampling import EpochBatchSampler
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ArtifactError
+from xlt.methods import TrainRequest
+from xlt.methods.sparse.config import SparseModuleConfig
+from xlt.methods.sparse.procedure import train_sparse
 from xlt.models.loading import ModelConfig, load_tokenizer
+from xlt.schedule import Schedule
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.methods import SparseModuleConfig, TrainRequest, train_sparse
 from xlt.training.resume import CHECKPOINT, CHECKPOINT_INFO, cluster_plugins
-from xlt.training.schedule import Schedule
 
 NLI = {"name": "nli", "family": "classification", "labels": ["entailment", "neutral", "contradiction"],
        "train": {"lr": 1e-3, "batch_size": 8, "max_epochs": 1}}

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import compose_config
-from xlt.modules.ltsft import lottery_ticket_masks, maskable_parameters
-from xlt.modules.rand_sft import random_masks
-from xlt.modules.selection import abs_diff_scores, stage_seed, topk_masks
-from xlt.modules.sft import SparseFineTuning
+from xlt.methods.core.selection import abs_diff_scores, stage_seed, topk_masks
+from xlt.methods.core.sft import SparseFineTuning
+from xlt.methods.sparse.ltsft import lottery_ticket_masks, maskable_parameters
+from xlt.methods.sparse.rand_sft import random_masks
 
 
 def _brute_force(scores: dict[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
@@ -164,10 +164,11 @@ def test_spiel_initial_indices_are_drawn_per_stage(tmp_path):
     from tests.spiel_helpers import TinyMLP
     from tests.test_spiel_lightning import Regression, collate, examples
     from xlt.eval.metrics import MeanLoss
+    from xlt.methods import TrainRequest
+    from xlt.methods.spiel.config import SpielConfig
+    from xlt.methods.spiel.procedure import train_spiel
+    from xlt.schedule import Schedule
     from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-    from xlt.training.methods import TrainRequest
-    from xlt.training.schedule import Schedule
-    from xlt.training.spiel_methods import SpielConfig, train_spiel
 
     def initial_indices(data: str) -> dict[str, torch.Tensor]:
         fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False), LoggerConfig(csv=False),

@@ -14,8 +14,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from xlt.errors import ArtifactError
+from xlt.methods.core.sft import SparseDelta, SparseFineTuning, load_composable_sft
 from xlt.models.loading import base_weights_hash
-from xlt.modules.sft import SparseDelta, SparseFineTuning, load_composable_sft
 
 
 def _random_sft(shapes: dict[str, tuple[int, ...]], k: int, seed: int, dtype=torch.float32) -> SparseFineTuning:
@@ -270,7 +270,7 @@ def test_apply_refuses_another_base_and_an_sft_without_base_unless_told():
 
 
 def test_sft_module_attaches_only_after_its_base_was_checked():
-    from xlt.training.methods import SFTModule
+    from xlt.methods.core.sft import SFTModule
 
     model = ToyTaskModel()
     base_hash = base_weights_hash(model.body)

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from tests.spiel_helpers import TinyMLP, make_batches, spiel_mlp, train
-from xlt.modules.spiel import (
+from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
+from xlt.methods.spiel.selection import SpielAG, SpielMA, UpdateSchedule, drop_and_grow, top_outer_product
+from xlt.methods.spiel.sparse_linear import (
     CSRPattern,
     SpielLinear,
     SpielModules,
@@ -25,8 +27,6 @@ from xlt.modules.spiel import (
     lora_equivalent_budget,
     sparse_delta_grad,
 )
-from xlt.modules.spiel_optim import SparseSM3, SpielAdamW
-from xlt.modules.spiel_selection import SpielAG, SpielMA, UpdateSchedule, drop_and_grow, top_outer_product
 
 
 def dense_reference(linear: nn.Linear, indices: torch.Tensor, values: torch.Tensor):
@@ -437,7 +437,7 @@ def test_spiel_ag_and_ma_training_reduce_the_loss_and_keep_the_budget():
 
 def test_observer_off_outside_windows_means_no_dense_gradient(monkeypatch):
     """Outside gradient-estimation windows the backward never forms dY^T X."""
-    import xlt.modules.spiel as spiel
+    import xlt.methods.spiel.sparse_linear as spiel
 
     calls = []
     original = spiel.dense_delta_grad

@@ -12,8 +12,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from tests.spiel_helpers import make_batches, spiel_mlp, train
-from xlt.modules.spiel_optim import SparseSM3, SpielAdamW
-from xlt.modules.spiel_selection import SpielAG, SpielMA, UpdateSchedule
+from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
+from xlt.methods.spiel.selection import SpielAG, SpielMA, UpdateSchedule
 
 STEPS = 26  # updates at steps 3 and 13, 23 (window 3, interval 10)
 

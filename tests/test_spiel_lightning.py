@@ -10,12 +10,12 @@ import torch
 
 from tests.spiel_helpers import spiel_mlp
 from xlt.eval.metrics import MeanLoss
-from xlt.modules.spiel_optim import SpielAdamW
-from xlt.modules.spiel_selection import SpielAG, UpdateSchedule
+from xlt.methods.spiel.callbacks import SpielCallback
+from xlt.methods.spiel.optim import SpielAdamW
+from xlt.methods.spiel.selection import SpielAG, UpdateSchedule
+from xlt.schedule import Schedule
 from xlt.tasks.base import TaskModel
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.schedule import Schedule
-from xlt.training.spiel_methods import SpielCallback
 
 
 class Regression(TaskModel):
@@ -64,11 +64,11 @@ class Recorder:
 def test_callback_hook_order_with_gradient_accumulation(tmp_path):
     model, modules = spiel_mlp()
     task = Regression(model, None, MeanLoss)
-    task.optimizer_factory = lambda schedule: SpielAdamW(modules.parameters(), lr=schedule.lr)
     recorder = Recorder()
     callback = SpielCallback(modules, lambda optimizer, total: recorder)
     result = fitter(tmp_path).fit(task, examples(40, 0), {}, collate, Schedule(lr=1e-2, batch_size=4, max_steps=3,
-                                                                                accumulate=2), "train", [callback])
+                                                                                accumulate=2), "train", [callback],
+                                  optimizer=lambda schedule: SpielAdamW(modules.parameters(), lr=schedule.lr))
     assert result.steps == 3
     expected = []
     for step in (1, 2, 3):
@@ -88,13 +88,13 @@ def test_best_validation_state_restores_matching_indices(tmp_path):
     torch.manual_seed(0)
     model, modules = spiel_mlp(density=0.2)
     task = Regression(model, None, MeanLoss)
-    task.optimizer_factory = lambda schedule: SpielAdamW(modules.parameters(), lr=schedule.lr)
     callback = SpielCallback(modules, lambda optimizer, total: SpielAG(
         modules, optimizer, UpdateSchedule(total, interval=4, window=2)))
     final = FinalIndices(modules)
     validation = {"held": examples(16, 1, sign=-1.0)}  # the opposite task: validation gets worse with training
     schedule = Schedule(lr=0.05, batch_size=4, max_steps=12, eval_every=2, select_best=True)
-    result = fitter(tmp_path).fit(task, examples(48, 0), validation, collate, schedule, "train", [callback, final])
+    result = fitter(tmp_path).fit(task, examples(48, 0), validation, collate, schedule, "train", [callback, final],
+                                  optimizer=lambda schedule: SpielAdamW(modules.parameters(), lr=schedule.lr))
     assert [r.step for r in callback.selector.reports] == [2, 6, 10]
     assert result.best_step < 10
     # BestState restored the best values together with their indices (a trained buffer)

@@ -15,8 +15,8 @@ from rich.console import Console
 
 from tests.helpers import compose_config, launch, read_json
 from xlt.data.synthetic import SAMPLES_DIR
+from xlt.methods.core.sft import SparseFineTuning
 from xlt.models.loading import base_weights_hash
-from xlt.modules.sft import SparseFineTuning
 from xlt.pipeline.run import run_experiment
 from xlt.tasks.instruction import InstructionFamily
 
@@ -104,7 +104,7 @@ def test_composition_experiment_trains_both_modules_and_evaluates_their_sum(tmp_
     assert results["harness"].startswith("skipped")
     from transformers import AutoModelForCausalLM
 
-    from xlt.modules.peft_baselines import lora_update
+    from xlt.methods.peft.wrappers import lora_update
 
     exported = AutoModelForCausalLM.from_pretrained(results["export"])
     base = AutoModelForCausalLM.from_pretrained(json.loads(

@@ -16,13 +16,15 @@ from tests.test_resume import KeepCheckpoints
 from tests.test_spiel_lightning import Regression, collate, examples
 from xlt.errors import ArtifactError
 from xlt.eval.metrics import MeanLoss
-from xlt.modules.spiel_optim import SparseSM3, SpielAdamW
-from xlt.modules.spiel_selection import UpdateReport
+from xlt.methods import TrainRequest
+from xlt.methods.spiel.callbacks import SELECTION_RECORD, SpielCallback
+from xlt.methods.spiel.config import SpielConfig
+from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
+from xlt.methods.spiel.procedure import train_spiel
+from xlt.methods.spiel.selection import UpdateReport
+from xlt.schedule import Schedule
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.methods import TrainRequest
 from xlt.training.resume import CHECKPOINT, PHASE_DONE
-from xlt.training.schedule import Schedule
-from xlt.training.spiel_methods import SELECTION_RECORD, SpielCallback, SpielConfig, train_spiel
 
 TRAIN, VALIDATION = examples(40, 0), {"held": examples(8, 1)}
 
@@ -38,9 +40,9 @@ class Capturing(Fitter):
         self.spiel: SpielCallback | None = None
         self.allow_training = train
 
-    def fit(self, model, train, validation, collate, schedule, phase, callbacks=()):
+    def fit(self, model, train, validation, collate, schedule, phase, callbacks=(), optimizer=None):
         self.spiel = next(c for c in callbacks if isinstance(c, SpielCallback))
-        self.result = super().fit(model, train, validation, collate, schedule, phase, callbacks)
+        self.result = super().fit(model, train, validation, collate, schedule, phase, callbacks, optimizer)
         return self.result
 
     def _trainer(self, phase, callbacks, **kwargs):

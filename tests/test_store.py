@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xlt.pipeline.stage import Runner, Stage
+from xlt.pipeline.runner import Runner, Stage
 from xlt.pipeline.store import ArtifactStore
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,12 +16,12 @@ from xlt.data.locations import DataLocation
 from xlt.data.readers import PLAIN_TEXT, TextFileFormat
 from xlt.data.sampling import first_words, sample_words, subset_order, subset_rng
 from xlt.errors import ConfigError
-from xlt.pipeline.adapter_stages import FinetuneConfig, finetune_texts, generator_texts
+from xlt.methods.madg.config import MadgConfig
 from xlt.pipeline.data_config import parse_data_config
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
-from xlt.pipeline.stages import _source_examples
-from xlt.training.madg import MadgConfig
+from xlt.pipeline.stages.madg import FinetuneConfig, finetune_texts, generator_texts
+from xlt.pipeline.stages.task_module import _source_examples
 
 
 # ---------------------------------------------------------------------------- the primitives

@@ -253,18 +253,20 @@ def write_parallel(directory: Path, split: str, count: int, offset: int = 0) -> 
 
 
 def test_parallel_text_reader(tmp_path):
-    from xlt.data.locations import DataLocation, load_location
+    from xlt.data.locations import DataLocation, load_location, visible_columns
 
     source = write_parallel(tmp_path / "bribri-spanish", "dev", 5)
     (tmp_path / "bribri-spanish" / "dev.es").write_text("uno\n\ntres\ncuatro\ncinco\n", encoding="utf-8")
     dataset = load_location(DataLocation(path=str(source), format="parallel_text",
                                          options={"target_suffix": "bzd"}), "data.parallel.bzd")
-    assert dataset.column_names == ["source", "target"] and len(dataset) == 4  # the blank pair is skipped
-    assert dataset[1] == {"source": "tres", "target": " ".join(w[::-1] for w in corpus_lines("es")[2].split())}
+    assert visible_columns(dataset.column_names) == ["source", "target"] and len(dataset) == 4  # blank pair skipped
+    assert dataset[1]["_source"] == f"{source}:3"  # rows keep their line (for errors found later)
+    assert {k: dataset[1][k] for k in ("source", "target")} == {
+        "source": "tres", "target": " ".join(w[::-1] for w in corpus_lines("es")[2].split())}
     renamed = load_location(DataLocation(path=str(source), format="parallel_text",
                                          options={"target": "dev.bzd", "source_column": "es",
                                                   "target_column": "bzd"}), "x")
-    assert renamed.column_names == ["es", "bzd"]
+    assert visible_columns(renamed.column_names) == ["es", "bzd"]
     (tmp_path / "bribri-spanish" / "dev.bzd").write_text("a\nb\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"dev.es \(5 lines\) and .*dev.bzd \(2 lines\) are not line-aligned"):
         load_location(DataLocation(path=str(source), format="parallel_text", options={"target_suffix": "bzd"}), "x")
@@ -351,10 +353,12 @@ def test_translation_family_config_errors(cache_dir):
 def test_translation_family_trains_with_ltsft(cache_dir, tmp_path):
     """LT-SFT instead of full fine-tuning (§6.3.3 option): the SFT covers the NMT body only."""
     from xlt.data.locations import DataLocation, load_location
+    from xlt.methods import TrainRequest
+    from xlt.methods.sparse.config import SparseModuleConfig
+    from xlt.methods.sparse.procedure import train_sparse
     from xlt.models.loading import ModelConfig, load_tokenizer
     from xlt.tasks import build_task
     from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-    from xlt.training.methods import SparseModuleConfig, TrainRequest, train_sparse
 
     path = str(tiny_nmt(cache_dir))
     family = build_task(TRANSLATION_TASK, load_tokenizer(path))

@@ -8,7 +8,7 @@ import torch
 
 from tests.test_adapters import random_adapter, write_adapterhub
 from xlt.errors import ArtifactError
-from xlt.modules.adapters import load_adapterhub
+from xlt.methods.adapters.bottleneck import load_adapterhub
 from xlt.utils.untrusted import load_untrusted_torch
 
 

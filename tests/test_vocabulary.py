@@ -12,19 +12,19 @@ import torch
 
 from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ArtifactError, ConfigError, DataError
+from xlt.methods.core.sft import SparseDelta, SparseFineTuning
+from xlt.methods.core.trim import trim_sft
 from xlt.models.vocabulary import (
     VocabularyReduction,
     parameter_count,
     remap_tokenizer_json,
     select_vocabulary,
     trim_model,
-    trim_sft,
     trim_tokenizer,
     unigram_counts,
     unigram_probabilities,
     vocabulary_parameters,
 )
-from xlt.modules.sft import SparseDelta, SparseFineTuning
 
 CORPORA = SAMPLES_DIR / "corpora"
 SOURCE, TARGET = CORPORA / "en.txt", CORPORA / "ar.txt"
@@ -239,7 +239,7 @@ def test_trimmed_model_gives_the_teachers_logits_on_kept_tokens(trimmed, tiny_pa
 
 
 def test_untied_decoder_and_biases_are_each_sliced(tiny_paths):
-    from xlt.modules.ltsft import untie_and_freeze_output_embeddings
+    from xlt.methods.sparse.ltsft import untie_and_freeze_output_embeddings
 
     _, model = load(tiny_paths["bert"])
     untie_and_freeze_output_embeddings(model)
@@ -288,7 +288,7 @@ def test_trim_sft_index_arithmetic_by_hand():
 def test_apply_then_trim_equals_trim_then_apply(tiny_paths, arch):
     """An SFT of the untrimmed teacher (body diffs incl. embedding rows, MLM head as abs tensors)
     trimmed with the vocabulary gives exactly the trimmed-then-adapted model."""
-    from xlt.models.loading import body_of
+    from xlt.models.loading import base_weights_hash, body_of
 
     _, adapted = load(tiny_paths[arch])
     _, plain = load(tiny_paths[arch])
@@ -301,18 +301,21 @@ def test_apply_then_trim_equals_trim_then_apply(tiny_paths, arch):
         diffs[name] = SparseDelta(tuple(param.shape), torch.randn(len(idx), generator=g), idx)
     head_names = [n for n, _ in adapted.named_parameters() if not n.startswith(adapted.base_model_prefix)]
     abs_tensors = {n: torch.randn(dict(adapted.named_parameters())[n].shape, generator=g) for n in head_names}
-    sft = SparseFineTuning(diffs, abs_tensors, {"method": "test"})
+    untrimmed_hash = base_weights_hash(body)
+    sft = SparseFineTuning(diffs, abs_tensors, {"method": "test", "base_hash": untrimmed_hash})
     vocabulary_name = [n for n in diffs if "word_embeddings" in n]
     assert vocabulary_name
 
     tokenizer, _ = load(tiny_paths[arch])
     reduction = select_vocabulary(tokenizer, SOURCE, TARGET, config=plain.config)
-    sft.apply(body, abs_module=adapted)
+    sft.apply(body, abs_module=adapted, base_hash=untrimmed_hash)
     trim_model(adapted, reduction)
     trim_model(plain, reduction)
-    trimmed_sft = trim_sft(sft, reduction)
+    trimmed_hash = base_weights_hash(body_of(plain))
+    trimmed_sft = trim_sft(sft, reduction, base_hash=trimmed_hash)
+    assert trimmed_sft.meta["untrimmed_base_hash"] == untrimmed_hash
     assert trimmed_sft.diffs[vocabulary_name[0]].shape[0] == reduction.new_size
-    handle = trimmed_sft.apply(body_of(plain), abs_module=plain)
+    handle = trimmed_sft.apply(body_of(plain), abs_module=plain, base_hash=trimmed_hash)
     expected = dict(adapted.named_parameters())
     for name, param in plain.named_parameters():
         assert torch.equal(param, expected[name]), name

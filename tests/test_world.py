@@ -539,8 +539,8 @@ TASK_CONFIGS = ("pos", "ner", "dp", "nli", "sa", "qa")
 def test_files_pass_the_real_readers_and_task_preprocessing(world, tiny_xlmr_path):
     import yaml
 
+    from xlt.data.formats.parallel import read_parallel_text
     from xlt.data.locations import DataLocation, load_location
-    from xlt.data.parallel import read_parallel_text
     from xlt.models.loading import load_tokenizer
     from xlt.tasks import build_task
 
@@ -560,7 +560,7 @@ def test_files_pass_the_real_readers_and_task_preprocessing(world, tiny_xlmr_pat
             assert len(dataset) == expected and len(examples) >= expected, (name, code, split)
     corpus = load_location(DataLocation(path=str(world.root / "corpora/qmc.txt")), "corpus")
     assert len(corpus) == SIZES.corpus_unseen
-    rows = [item[1] if isinstance(item, tuple) else item for item in read_parallel_text(
+    rows = [row for _, row in read_parallel_text(
         world.root / "parallel/qma-qfd/train.qma", {"target_suffix": "qfd"})]
     assert len(rows) == SIZES.parallel_unsupported and set(rows[0]) == {"source", "target"}
     from xlt.models.nmt import language_table  # the world's entries extend the NLLB language table

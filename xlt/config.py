@@ -4,7 +4,7 @@
 if it has one, with ``where`` the node's full key (``task_module``, ``lang_module.train``), so range
 and enum checks name the full key (``task_module.density``) and fail when the experiment is built,
 not when the stage that uses the value starts. A field whose type has a ``from_config(node, where)``
-classmethod is built by it (e.g. :class:`xlt.training.schedule.ScheduleOverrides`).
+classmethod is built by it (e.g. :class:`xlt.schedule.ScheduleOverrides`).
 """
 
 from __future__ import annotations
@@ -115,3 +115,9 @@ def as_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [as_dict(v) for v in obj]
     return obj
+
+
+def check_names(value: Any, where: str) -> None:
+    """Raise unless ``value`` is None or a non-empty list of strings (module names, language codes)."""
+    if value is not None and (not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value)):
+        raise ConfigError(f"{where}={value!r}: expected null or a non-empty list of names")

@@ -12,12 +12,39 @@ included), stopping as soon as ``max_blocks`` blocks exist, into an int32 array;
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xlt.config import check_number
 from xlt.errors import DataError
+
+
+@dataclass
+class MLMConfig:
+    """MLM settings of language modules (``lang_module.mlm``; thesis §4.4.2, §3.4.3): block length,
+    masking rate and the held-out split (see xlt.tasks.mlm for what each costs)."""
+
+    family: str = "mlm"
+    max_seq_length: int = 256
+    mlm_probability: float = 0.15
+    heldout_fraction: float = 0.05
+    max_heldout_blocks: int | None = None  # None: the whole held-out part; N: its first N blocks
+    # high-resource languages (data.high_resource): 1% held out, validated every 5,000 steps (§4.4.2)
+    high_resource_heldout_fraction: float = 0.01
+    high_resource_eval_every: int | None = 5000
+    untie_output_embeddings: bool = True  # decouple + freeze the output matrix (§4.4.2)
+
+    def validate(self, where: str) -> None:
+        check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
+        check_number(self.mlm_probability, f"{where}.mlm_probability", above=0, below=1)
+        for name in ("heldout_fraction", "high_resource_heldout_fraction"):
+            check_number(getattr(self, name), f"{where}.{name}", minimum=0, below=1)
+        check_number(self.max_heldout_blocks, f"{where}.max_heldout_blocks", minimum=1, integer=True, optional=True)
+        check_number(self.high_resource_eval_every, f"{where}.high_resource_eval_every", minimum=1, integer=True,
+                     optional=True)
 
 
 class TokenBlocks(Sequence[dict[str, Any]]):

@@ -44,8 +44,8 @@ import numpy as np
 
 from xlt.config import as_dict, parse
 from xlt.data.readers import ENCODING, PLAIN_TEXT, TextFileFormat, read_records
-from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError, DataError
+from xlt.paths import SAMPLES_DIR
 from xlt.utils.hashing import file_fingerprint
 
 log = logging.getLogger(__name__)

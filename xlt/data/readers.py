@@ -1,9 +1,11 @@
 """Readers for local data files. Malformed input raises DataError naming ``file:line``.
 
-Formats: ``jsonl``, ``json`` (a list of records), ``tsv`` / ``csv`` (header row, or ``options.header``
-for header-less files), ``text`` (one example per non-empty line). Task-specific formats (``conllu``,
-``conll`` token columns, ``squad`` JSON) live in :mod:`xlt.data.task_formats`, imported at the bottom
-of this module.
+The readers themselves live in :mod:`xlt.data.formats`, one module per family of formats, each
+registering its readers with ``@reader(name)`` (found by the :class:`~xlt.registry.Registry`
+``READERS`` without an import list): ``jsonl``, ``json`` (a list of records), ``tsv`` / ``csv``
+(header row, or ``options.header`` for header-less files), ``text`` (one example per non-empty line)
+in ``formats/plain.py``; ``conllu`` and ``conll`` token columns in ``formats/conll.py``; ``squad`` JSON
+in ``formats/squad.py``; ``parallel_text`` in ``formats/parallel.py``.
 
 Every reader opens files as UTF-8 with a byte-order mark stripped (published TSV and CoNLL files
 often start with one; it must not become part of the first column name or token) and accepts LF
@@ -18,7 +20,6 @@ for MLM corpora).
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,11 +27,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from xlt.errors import DataError
+from xlt.registry import Registry
 
 Row = dict[str, Any]
 Located = tuple[str, Row]  # (where the row starts in its file: a line number or a JSON path, the row)
 Reader = Callable[[Path, dict[str, Any]], Iterator[Located]]
-READERS: dict[str, Reader] = {}
+READERS: Registry[Reader] = Registry("reader", "xlt.data.formats", "format")
 ENCODING = "utf-8-sig"  # UTF-8, a leading byte-order mark dropped
 
 
@@ -48,11 +50,8 @@ PLAIN_TEXT = TextFileFormat()
 
 
 def reader(name: str) -> Callable[[Reader], Reader]:
-    def register(function: Reader) -> Reader:
-        READERS[name] = function
-        return function
-
-    return register
+    """Register a reader of format ``name`` (``@reader("conllu")``)."""
+    return READERS.register(name)
 
 
 def _open(path: Path) -> IO[str]:
@@ -85,21 +84,6 @@ def _lines(handle: IO[str]) -> Iterator[tuple[int, str]]:
         raise not_utf8(handle.name) from None
 
 
-@reader("jsonl")
-def read_jsonl(path: Path, options: dict[str, Any]) -> Iterator[Located]:
-    with _open(path) as handle:
-        for number, line in _lines(handle):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{path}:{number}: invalid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object per line")
-            yield str(number), row
-
-
 def load_json(path: Path) -> Any:
     """The parsed JSON document at ``path`` (DataError naming the line of a syntax error)."""
     with _open(path) as handle:
@@ -111,76 +95,13 @@ def load_json(path: Path) -> Any:
             raise not_utf8(path) from None
 
 
-@reader("json")
-def read_json(path: Path, options: dict[str, Any]) -> Iterator[Located]:
-    data = load_json(path)
-    field_name = options.get("field")
-    prefix = ""
-    if field_name is not None:
-        if not isinstance(data, dict) or field_name not in data:
-            raise DataError(f"{path}: no top-level field {field_name!r}")
-        data, prefix = data[field_name], str(field_name)
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a list of records")
-    for i, row in enumerate(data):
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{prefix}[{i}]: expected a JSON object")
-        yield f"{prefix}[{i}]", row
-
-
-def _read_delimited(path: Path, options: dict[str, Any], delimiter: str) -> Iterator[Located]:
-    header = options.get("header")  # a list of column names for header-less files
-    with _open(path) as handle:
-        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-        rows = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        columns = [str(c) for c in header] if header else None
-        while True:
-            start = rows.line_num + 1  # a quoted CSV field may span lines: the record starts here
-            try:
-                values = next(rows)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                raise DataError(f"{path}:{start}: {error}") from None
-            except UnicodeDecodeError:
-                raise not_utf8(path) from None
-            if columns is None:  # the header: the first non-empty row
-                columns = values if values != [""] else None
-                continue
-            if not values or values == [""]:
-                continue
-            if len(values) != len(columns):
-                raise DataError(f"{path}:{start}: expected {len(columns)} fields "
-                                f"({', '.join(columns)}), found {len(values)}")
-            yield str(start), dict(zip(columns, values))
-
-
-@reader("tsv")
-def read_tsv(path: Path, options: dict[str, Any]) -> Iterator[Located]:
-    return _read_delimited(path, options, "\t")
-
-
-@reader("csv")
-def read_csv(path: Path, options: dict[str, Any]) -> Iterator[Located]:
-    return _read_delimited(path, options, ",")
-
-
-@reader("text")
-def read_text(path: Path, options: dict[str, Any]) -> Iterator[Located]:
-    with _open(path) as handle:
-        for number, line in _lines(handle):
-            line = line.strip()
-            if line:
-                yield str(number), {"text": line}
-
-
 def read_records(path: Path, fmt: str | None, options: Mapping[str, Any] | None = None,
                  text_file: TextFileFormat = PLAIN_TEXT) -> Iterator[Located]:
     """``(position, row)`` of every record of ``path`` in format ``fmt`` (None: from the suffix,
     ``.txt`` as ``text_file`` says)."""
     fmt = fmt or infer_format(path, text_file)
     if fmt not in READERS:
-        raise DataError(f"{path}: unknown format {fmt!r} (known: {', '.join(sorted(READERS))})")
+        raise DataError(f"{path}: unknown format {fmt!r} (known: {', '.join(READERS.names())})")
     if not path.exists():
         raise DataError(f"{path}: file not found")
     defaults = text_file.options if fmt == text_file.format else {}
@@ -198,6 +119,3 @@ def infer_format(path: Path, text_file: TextFileFormat = PLAIN_TEXT) -> str:
     content the task family decides (``text_file``)."""
     suffix = path.suffix.lower().lstrip(".")
     return text_file.format if suffix == "txt" else suffix
-
-
-from xlt.data import parallel, task_formats  # noqa: E402, F401  (register conllu, conll, squad, parallel_text)

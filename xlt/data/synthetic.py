@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).with_name("samples")
+from xlt.paths import SAMPLES_DIR
+
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 
 # ---------------------------------------------------------------------------- the lexicon

@@ -18,8 +18,8 @@ from typing import Any
 
 from filelock import FileLock
 
-from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError
+from xlt.paths import SAMPLES_DIR
 from xlt.utils.hashing import file_fingerprint, stable_hash
 
 DEFAULT_SIZES: dict[str, Any] = {

@@ -3,7 +3,7 @@
 Every section is validated up front (unknown keys, bad values: each config dataclass checks its
 ranges and choices as it is parsed, naming the full key such as ``task_module.density``), so a
 mistake fails in a second with one line, not after days of language-module training. Data files
-are checked next, before the first stage is built (``Stage.validate``, xlt.pipeline.stage).
+are checked next, before the first stage is built (``Stage.validate``, xlt.pipeline.runner).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from omegaconf import DictConfig
 
 from xlt.config import as_dict, parse, to_plain
 from xlt.errors import ConfigError
+from xlt.methods import METHODS, parse_module_config
 from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer, resolve_model_path
 from xlt.pipeline.data_config import DataConfig, parse_data_config
 from xlt.pipeline.store import ArtifactStore
+from xlt.schedule import Schedule
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.methods import METHODS, parse_module_config
-from xlt.training.schedule import Schedule
 
 TOP_LEVEL_KEYS = {"name", "seed", "model", "lang_module", "task_module", "task", "data", "recipe", "trainer",
                   "logger", "paths", "profile", "hydra", "cluster"}

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
-from xlt.pipeline.stage import Runner, StageResult
+from xlt.pipeline.runner import Runner, StageResult
 from xlt.utils.hashing import stable_hash
 
 log = logging.getLogger(__name__)

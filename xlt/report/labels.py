@@ -1,7 +1,7 @@
 """Human words for what a sweep varies: axis labels, method names, value formatting, axis scales.
 
 Config keys become the words a paper would print (``task_module.density`` -> "task density (% of
-parameters)"); override values that pick a method become the thesis's method names (``task_module=sft``
+parameters)"); override values that pick a method become the thesis's method names (``task_module=ltsft``
 -> "LT-SFT", ``lang_module=madg_ls`` + ``recipe.protocol=source`` -> "MAD-G-LS-en"); an axis is
 logarithmic when the swept quantity is (densities, budgets, K shots, words, learning rates), linear
 when it counts things added one at a time (layers, epochs), and decided from the spread of the values

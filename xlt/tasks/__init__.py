@@ -1,42 +1,29 @@
-"""Task families. ``build_task(task_cfg, tokenizer)`` returns the family for a ``task`` config."""
+"""Task families: one module per family (a ``TaskFamily`` + its ``TaskModel``), registered with
+``@register_family(name)`` and found by the ``FAMILIES`` registry (xlt.registry): adding a family is
+one new module here plus its ``conf/task/*.yaml``. ``build_task(task_cfg, tokenizer)`` returns the
+family a ``task`` config names (``task.family``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xlt.errors import ConfigError
-from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.registry import Registry
 
-FAMILIES: dict[str, Callable[[Any, Any], TaskFamily]] = {}
+if TYPE_CHECKING:
+    from xlt.tasks.base import TaskFamily
+
+FAMILIES: Registry[Callable[[Any, Any], TaskFamily]] = Registry("task family", "xlt.tasks", "task.family")
 
 
-def register_family(name: str):
-    def register(factory):
-        FAMILIES[name] = factory
-        return factory
-
-    return register
+def register_family(name: str) -> Callable:
+    """Class decorator: ``@register_family("classification")`` on a ``TaskFamily`` subclass."""
+    return FAMILIES.register(name)
 
 
 def build_task(task_cfg: Any, tokenizer: Any) -> TaskFamily:
     family = task_cfg.get("family") if hasattr(task_cfg, "get") else None
-    _import_families()
-    if family not in FAMILIES:
-        raise ConfigError(f"task.family={family!r}: unknown (known: {', '.join(sorted(FAMILIES))})")
-    return FAMILIES[family](task_cfg, tokenizer)
+    return FAMILIES.get(family)(task_cfg, tokenizer)
 
 
-def _import_families() -> None:
-    from xlt.tasks import (  # noqa: F401  (registration side effects)
-        classification,
-        instruction,
-        mlm,
-        parsing,
-        qa,
-        tagging,
-        translation,
-    )
-
-
-__all__ = ["FAMILIES", "TaskFamily", "TaskModel", "build_task", "register_family"]
+__all__ = ["FAMILIES", "build_task", "register_family"]

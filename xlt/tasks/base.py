@@ -17,39 +17,26 @@ import lightning as L
 import torch
 from torch import nn
 
+from xlt.config import parse
 from xlt.data.readers import PLAIN_TEXT, TextFileFormat
 from xlt.eval.metrics import Metric, average
-from xlt.models.loading import body_of
-from xlt.training.schedule import Schedule
-
-
-def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
-                    warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then linear decay to 0 at ``total_steps`` (thesis §4.4.2, §7.4.3)."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+from xlt.models.loading import body_of, load_encoder
+from xlt.schedule import Schedule
 
 
 class TaskModel(L.LightningModule):
-    """Backbone + head, AdamW with a linear schedule, and per-loader validation metrics."""
+    """Backbone + head and per-loader validation metrics; the optimiser comes from the Fitter."""
 
     def __init__(self, backbone: nn.Module, head: nn.Module | None, metric_factory: Callable[[], Metric]):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.metric_factory = metric_factory
-        self.schedule = Schedule()
-        self.total_steps = 1
+        # set by the Fitter for each phase (xlt.training.optim builds the optimiser and schedule)
+        self.optimizers_config: Callable[[], Any] | None = None
         self.val_names: list[str] = ["validation"]
         self._val_metrics: list[Metric] = []
         self.strict_loading = False  # checkpoints hold only trainable state
-        # a PEFT method with its own optimiser (e.g. SpIEL's AdamW with per-entry ages, SM3) sets this
-        self.optimizer_factory: Callable[[Schedule], torch.optim.Optimizer] | None = None
 
     # ------------------------------------------------------------------ PEFT-facing API
     @property
@@ -71,24 +58,15 @@ class TaskModel(L.LightningModule):
         """Run the model on a validation/test batch and update ``metric``."""
 
     # ------------------------------------------------------------------ Lightning
-    def configure(self, schedule: Schedule, total_steps: int) -> None:
-        self.schedule, self.total_steps = schedule, total_steps
-
     def on_fit_start(self) -> None:
         # transformers 5 loads models in eval mode and Lightning 2.6 keeps submodule modes:
         # without this, dropout would be off during training.
         self.train()
 
     def configure_optimizers(self) -> Any:
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.optimizer_factory is not None:
-            optimizer = self.optimizer_factory(self.schedule)
-        else:
-            optimizer = torch.optim.AdamW(params, lr=self.schedule.lr, weight_decay=self.schedule.weight_decay,
-                                          eps=self.schedule.adam_epsilon)
-        warmup = int(self.schedule.warmup_ratio * self.total_steps)
-        scheduler = linear_schedule(optimizer, self.total_steps, warmup)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if self.optimizers_config is None:
+            raise RuntimeError("a TaskModel trains through xlt.training.fit.Fitter, which builds its optimiser")
+        return self.optimizers_config()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.loss(batch)
@@ -145,3 +123,25 @@ class TaskFamily(ABC):
         """How this task reads a ``.txt`` data file whose location gives no ``format`` (and the
         options of that reader): plain text lines by default (MLM corpora)."""
         return PLAIN_TEXT
+
+
+class EncoderFamily(TaskFamily):
+    """A family whose model is an encoder body plus a task head (classification, tagging, parsing, QA):
+    its config is parsed (and checked) from the ``task`` node, and every head gets the body's hidden size
+    and hidden dropout (the heads' dropout, §4.4.3)."""
+
+    config_class: type
+
+    def __init__(self, cfg: Any, tokenizer: Any):
+        self.cfg = cfg if isinstance(cfg, self.config_class) else parse(self.config_class, cfg, "task")
+        self.name = self.cfg.name
+        self.schedule = self.cfg.train
+        self.tokenizer = tokenizer
+
+    def build_model(self, model_path: str, model_cfg: Any) -> TaskModel:
+        body = load_encoder(model_path, model_cfg)
+        return self.make_model(body, body.config.hidden_size, getattr(body.config, "hidden_dropout_prob", 0.1))
+
+    @abstractmethod
+    def make_model(self, body: nn.Module, hidden_size: int, dropout: float) -> TaskModel:
+        """The task model: ``body`` plus this family's head."""

@@ -15,15 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from xlt.config import parse
+from xlt.config import check_choice, check_number
 from xlt.data.collators import ClassificationCollator
 from xlt.data.locations import row_origins, visible_columns
-from xlt.errors import ConfigError, DataError
+from xlt.errors import DataError
 from xlt.eval.metrics import Accuracy, MacroF1, Metric
-from xlt.models.loading import ModelConfig, load_encoder
+from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
-from xlt.training.schedule import Schedule
+from xlt.tasks.base import EncoderFamily, TaskModel
 
 
 @dataclass
@@ -37,6 +36,10 @@ class ClassificationConfig:
     metric: str = "accuracy"  # or macro_f1
     label_map: dict[str, str] = field(default_factory=dict)  # rename source labels first
     train: Schedule = field(default_factory=Schedule)
+
+    def validate(self, where: str) -> None:
+        check_choice(self.metric, f"{where}.metric", ("accuracy", "macro_f1"))
+        check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
 
 
 class ClassificationHead(nn.Module):
@@ -69,20 +72,11 @@ class SequenceClassifier(TaskModel):
 
 
 @register_family("classification")
-class ClassificationFamily(TaskFamily):
-    def __init__(self, cfg: Any, tokenizer: Any):
-        self.cfg = cfg if isinstance(cfg, ClassificationConfig) else parse(ClassificationConfig, cfg, "task")
-        if self.cfg.metric not in ("accuracy", "macro_f1"):
-            raise ConfigError(f"task.metric={self.cfg.metric!r}: expected accuracy or macro_f1")
-        self.name = self.cfg.name
-        self.schedule = self.cfg.train
-        self.tokenizer = tokenizer
+class ClassificationFamily(EncoderFamily):
+    config_class = ClassificationConfig
 
-    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
-        body = load_encoder(model_path, model_cfg)
-        dropout = getattr(body.config, "hidden_dropout_prob", 0.1)
-        head = ClassificationHead(body.config.hidden_size, len(self.cfg.labels), dropout)
-        return SequenceClassifier(body, head, self.metric)
+    def make_model(self, body: nn.Module, hidden_size: int, dropout: float) -> TaskModel:
+        return SequenceClassifier(body, ClassificationHead(hidden_size, len(self.cfg.labels), dropout), self.metric)
 
     def metric(self) -> Metric:
         return Accuracy() if self.cfg.metric == "accuracy" else MacroF1(len(self.cfg.labels))

@@ -42,9 +42,9 @@ from xlt.errors import ConfigError, DataError
 from xlt.eval.metrics import MeanLoss, Metric
 from xlt.eval.multiple_choice import MultipleChoiceAccuracy
 from xlt.models.loading import DTYPES, ModelConfig
+from xlt.schedule import Schedule
 from xlt.tasks import register_family
 from xlt.tasks.base import TaskFamily, TaskModel
-from xlt.training.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,7 @@ def load_causal_lm(path: str, model_cfg: ModelConfig, quantize: str | None = Non
     if quantize is not None:
         if quantize != "nf4":
             raise ConfigError(f"quantize={quantize!r}: only nf4 is supported")
-        from xlt.modules.quantization import keep_training_numerics, nf4_config
+        from xlt.methods.core.quantization import keep_training_numerics, nf4_config
 
         compute = DTYPES[model_cfg.dtype]
         kwargs["quantization_config"] = nf4_config(compute)

@@ -16,41 +16,19 @@ articles (some 3M blocks). Masking is seeded per example (xlt.data.collators.MLM
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from xlt.config import check_number, parse
+from xlt.config import parse
+from xlt.data.blocks import MLMConfig
 from xlt.data.collators import MLMCollator
 from xlt.errors import DataError
 from xlt.eval.metrics import MeanLoss, Metric
+from xlt.methods.sparse.ltsft import untie_and_freeze_output_embeddings
 from xlt.models.loading import ModelConfig, load_masked_lm
-from xlt.modules.ltsft import untie_and_freeze_output_embeddings
 from xlt.tasks import register_family
 from xlt.tasks.base import TaskFamily, TaskModel
-
-
-@dataclass
-class MLMConfig:
-    family: str = "mlm"
-    max_seq_length: int = 256
-    mlm_probability: float = 0.15
-    heldout_fraction: float = 0.05
-    max_heldout_blocks: int | None = None  # None: the whole held-out part; N: its first N blocks
-    # high-resource languages (data.high_resource): 1% held out, validated every 5,000 steps (§4.4.2)
-    high_resource_heldout_fraction: float = 0.01
-    high_resource_eval_every: int | None = 5000
-    untie_output_embeddings: bool = True  # decouple + freeze the output matrix (§4.4.2)
-
-    def validate(self, where: str) -> None:
-        check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
-        check_number(self.mlm_probability, f"{where}.mlm_probability", above=0, below=1)
-        for name in ("heldout_fraction", "high_resource_heldout_fraction"):
-            check_number(getattr(self, name), f"{where}.{name}", minimum=0, below=1)
-        check_number(self.max_heldout_blocks, f"{where}.max_heldout_blocks", minimum=1, integer=True, optional=True)
-        check_number(self.high_resource_eval_every, f"{where}.high_resource_eval_every", minimum=1, integer=True,
-                     optional=True)
 
 
 class MaskedLanguageModel(TaskModel):

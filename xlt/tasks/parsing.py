@@ -28,19 +28,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from xlt.config import parse
+from xlt.config import check_choice
 from xlt.data.collators import IGNORE_INDEX, pad_batch
 from xlt.data.locations import row_origins, visible_columns
 from xlt.data.readers import TextFileFormat
-from xlt.errors import ConfigError, DataError
+from xlt.errors import DataError
 from xlt.eval.metrics import Metric
 from xlt.eval.task_metrics import AttachmentScores
-from xlt.models.loading import ModelConfig, load_encoder
+from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.base import EncoderFamily, TaskModel
 from xlt.tasks.decoding import greedy_heads, mst_heads
 from xlt.tasks.tagging import encode_words, model_inputs, multiword_free, pad_words
-from xlt.training.schedule import Schedule
 
 UD_RELATIONS = ["acl", "advcl", "advmod", "amod", "appos", "aux", "case", "cc", "ccomp", "clf", "compound", "conj",
                 "cop", "csubj", "dep", "det", "discourse", "dislocated", "expl", "fixed", "flat", "goeswith", "iobj",
@@ -61,6 +60,10 @@ class DependencyParsingConfig:
     decode: str = "greedy"  # greedy | mst
     max_seq_length: int = 256
     train: Schedule = field(default_factory=Schedule)
+
+    def validate(self, where: str) -> None:
+        check_choice(self.word_pooling, f"{where}.word_pooling", ("mean", "first"))
+        check_choice(self.decode, f"{where}.decode", ("greedy", "mst"))
 
 
 class Biaffine(nn.Module):
@@ -188,22 +191,15 @@ class BiaffineParser(TaskModel):
 
 
 @register_family("dependency_parsing")
-class DependencyParsingFamily(TaskFamily):
+class DependencyParsingFamily(EncoderFamily):
+    config_class = DependencyParsingConfig
+
     def __init__(self, cfg: Any, tokenizer: Any):
-        self.cfg = cfg if isinstance(cfg, DependencyParsingConfig) else parse(DependencyParsingConfig, cfg, "task")
-        if self.cfg.word_pooling not in ("mean", "first"):
-            raise ConfigError(f"task.word_pooling={self.cfg.word_pooling!r}: expected mean or first")
-        if self.cfg.decode not in ("greedy", "mst"):
-            raise ConfigError(f"task.decode={self.cfg.decode!r}: expected greedy or mst")
-        self.name = self.cfg.name
-        self.schedule = self.cfg.train
-        self.tokenizer = tokenizer
+        super().__init__(cfg, tokenizer)
         self.relation_ids = {r: i for i, r in enumerate(self.cfg.relations)}
 
-    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
-        body = load_encoder(model_path, model_cfg)
-        dropout = getattr(body.config, "hidden_dropout_prob", 0.1)
-        head = BiaffineParserHead(body.config.hidden_size, len(self.cfg.relations), dropout)
+    def make_model(self, body: nn.Module, hidden_size: int, dropout: float) -> TaskModel:
+        head = BiaffineParserHead(hidden_size, len(self.cfg.relations), dropout)
         return BiaffineParser(body, head, self.metric, self.cfg.word_pooling, self.cfg.decode)
 
     def metric(self) -> Metric:

@@ -22,18 +22,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from xlt.config import parse
+from xlt.config import check_number
 from xlt.data.collators import pad_batch
 from xlt.data.locations import row_origins, visible_columns
 from xlt.errors import DataError
 from xlt.eval.metrics import Metric
 from xlt.eval.task_metrics import AnswerScoring, SquadScores
-from xlt.models.loading import ModelConfig, load_encoder
+from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.base import EncoderFamily, TaskModel
 from xlt.tasks.decoding import best_spans
 from xlt.tasks.tagging import model_inputs
-from xlt.training.schedule import Schedule
 
 
 @dataclass
@@ -44,6 +43,11 @@ class QAConfig:
     doc_stride: int = 128
     max_answer_length: int = 30
     train: Schedule = field(default_factory=Schedule)
+
+    def validate(self, where: str) -> None:
+        check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
+        check_number(self.doc_stride, f"{where}.doc_stride", minimum=1, below=self.max_seq_length, integer=True)
+        check_number(self.max_answer_length, f"{where}.max_answer_length", minimum=1, integer=True)
 
 
 class QACollator:
@@ -102,16 +106,11 @@ class QuestionAnswering(TaskModel):
 
 
 @register_family("extractive_qa")
-class QAFamily(TaskFamily):
-    def __init__(self, cfg: Any, tokenizer: Any):
-        self.cfg = cfg if isinstance(cfg, QAConfig) else parse(QAConfig, cfg, "task")
-        self.name = self.cfg.name
-        self.schedule = self.cfg.train
-        self.tokenizer = tokenizer
+class QAFamily(EncoderFamily):
+    config_class = QAConfig
 
-    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
-        body = load_encoder(model_path, model_cfg)
-        return QuestionAnswering(body, nn.Linear(body.config.hidden_size, 2), self.metric, self.cfg.max_answer_length)
+    def make_model(self, body: nn.Module, hidden_size: int, dropout: float) -> TaskModel:
+        return QuestionAnswering(body, nn.Linear(hidden_size, 2), self.metric, self.cfg.max_answer_length)
 
     def metric(self) -> Metric:
         return SquadScores()

@@ -21,17 +21,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from xlt.config import parse
+from xlt.config import check_choice
 from xlt.data.collators import IGNORE_INDEX, pad_batch
 from xlt.data.locations import row_origins, visible_columns
 from xlt.data.readers import TextFileFormat
 from xlt.errors import ConfigError, DataError
 from xlt.eval.metrics import Accuracy, Metric
 from xlt.eval.task_metrics import SpanF1
-from xlt.models.loading import ModelConfig, load_encoder
+from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
-from xlt.training.schedule import Schedule
+from xlt.tasks.base import EncoderFamily, TaskModel
 
 
 @dataclass
@@ -46,6 +45,13 @@ class TokenClassificationConfig:
     metric: str = "accuracy"  # accuracy (POS) | span_f1 (NER)
     max_seq_length: int = 256
     train: Schedule = field(default_factory=Schedule)
+
+    def validate(self, where: str) -> None:
+        check_choice(self.metric, f"{where}.metric", ("accuracy", "span_f1"))
+        check_choice(self.scheme, f"{where}.scheme", ("none", "iob2"))
+        unknown = sorted(set(self.label_map.values()) - set(self.labels))
+        if unknown:
+            raise ConfigError(f"{where}.label_map: maps to {unknown[0]!r}, which is not in {where}.labels")
 
 
 # ---------------------------------------------------------------------------- shared word handling
@@ -160,25 +166,15 @@ class TokenClassifier(TaskModel):
 
 
 @register_family("token_classification")
-class TokenClassificationFamily(TaskFamily):
+class TokenClassificationFamily(EncoderFamily):
+    config_class = TokenClassificationConfig
+
     def __init__(self, cfg: Any, tokenizer: Any):
-        self.cfg = cfg if isinstance(cfg, TokenClassificationConfig) else parse(TokenClassificationConfig, cfg, "task")
-        if self.cfg.metric not in ("accuracy", "span_f1"):
-            raise ConfigError(f"task.metric={self.cfg.metric!r}: expected accuracy or span_f1")
-        if self.cfg.scheme not in ("none", "iob2"):
-            raise ConfigError(f"task.scheme={self.cfg.scheme!r}: expected none or iob2")
-        unknown = sorted(set(self.cfg.label_map.values()) - set(self.cfg.labels))
-        if unknown:
-            raise ConfigError(f"task.label_map: maps to {unknown[0]!r}, which is not in task.labels")
-        self.name = self.cfg.name
-        self.schedule = self.cfg.train
-        self.tokenizer = tokenizer
+        super().__init__(cfg, tokenizer)
         self.label_ids = {label: i for i, label in enumerate(self.cfg.labels)}
 
-    def build_model(self, model_path: str, model_cfg: ModelConfig) -> TaskModel:
-        body = load_encoder(model_path, model_cfg)
-        dropout = getattr(body.config, "hidden_dropout_prob", 0.1)
-        head = TokenClassificationHead(body.config.hidden_size, len(self.cfg.labels), dropout)
+    def make_model(self, body: nn.Module, hidden_size: int, dropout: float) -> TaskModel:
+        head = TokenClassificationHead(hidden_size, len(self.cfg.labels), dropout)
         return TokenClassifier(body, head, self.metric, list(self.cfg.labels), self.cfg.metric == "span_f1")
 
     def metric(self) -> Metric:

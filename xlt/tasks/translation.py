@@ -34,9 +34,9 @@ from xlt.eval.metrics import Metric
 from xlt.eval.mt_metrics import TRANSLATION_METRICS, TranslationMetric
 from xlt.models.loading import DTYPES, ModelConfig
 from xlt.models.nmt import add_code_token, check_code, code_id, init_code_embedding
+from xlt.schedule import Schedule
 from xlt.tasks import register_family
 from xlt.tasks.base import TaskFamily, TaskModel
-from xlt.training.schedule import Schedule
 from xlt.translation.backends import GenerationSettings
 
 REFERENCES_KEY = "references"  # the batch's reference translations (strings, for the metric)

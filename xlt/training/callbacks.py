@@ -1,41 +1,13 @@
-"""Lightning callbacks that drive the PEFT modules' training-time hooks."""
+"""Lightning callbacks of the training loop itself (not of a method)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import lightning as L
 import torch
-from torch import nn
 
-from xlt.modules.masking import MaskedTraining, add_l1_gradient
 from xlt.training.resume import load_trained_state, trainable_state
-
-
-class L1TowardsInit(L.Callback):
-    """Adds the gradient of lambda/N * sum |theta - theta0| once per optimiser step (§4.3.1)."""
-
-    def __init__(self, params: Mapping[str, nn.Parameter], reference: MutableMapping[str, torch.Tensor],
-                 coefficient: float):
-        self.params, self.reference, self.coefficient = params, reference, coefficient
-
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
-        value = add_l1_gradient(self.params, self.reference, self.coefficient)
-        pl_module.log("train/l1", value)
-
-
-class MaskedUpdates(L.Callback):
-    """Masks gradients before each step and restores frozen entries after it (§4.3.1)."""
-
-    def __init__(self, masked: MaskedTraining):
-        self.masked = masked
-
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
-        self.masked.mask_gradients()
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        self.masked.restore_frozen()
 
 
 class BestState(L.Callback):

@@ -16,8 +16,9 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -26,11 +27,14 @@ from torch.utils.data import DataLoader
 from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed
 from xlt.errors import ConfigError
-from xlt.tasks.base import TaskModel
+from xlt.schedule import Schedule
 from xlt.training.callbacks import BestState
 from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
+from xlt.training.optim import OptimizerFactory, configure_optimizers
 from xlt.training.resume import ResumableTraining, StageScratch, cluster_plugins
-from xlt.training.schedule import Schedule
+
+if TYPE_CHECKING:
+    from xlt.tasks.base import TaskModel
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +172,12 @@ class Fitter:
 
     # ------------------------------------------------------------------ public
     def fit(self, model: TaskModel, train: Sequence[dict[str, Any]], validation: Mapping[str, Sequence[dict[str, Any]]],
-            collate: Callable, schedule: Schedule, phase: str, callbacks: Sequence[L.Callback] = ()) -> PhaseResult:
+            collate: Callable, schedule: Schedule, phase: str, callbacks: Sequence[L.Callback] = (),
+            optimizer: OptimizerFactory | None = None) -> PhaseResult:
         """Train ``model`` for one phase; returns the step count and the best validation metrics.
+
+        The optimiser and learning-rate schedule are built here from ``schedule``
+        (xlt.training.optim: AdamW, or the method's own ``optimizer`` factory, with linear warm-up and decay).
 
         With a work dir, a phase finished in an earlier attempt is not redone (its final state is
         loaded) and an interrupted one resumes from its last checkpoint."""
@@ -181,7 +189,7 @@ class Fitter:
         cap = self.cfg.max_steps_per_phase
         total = schedule.total_steps(len(loader), cap)
         interval = schedule.validation_interval(total, len(loader), cap=(cap // 2 if cap else None))
-        model.configure(schedule, total)
+        model.optimizers_config = partial(configure_optimizers, model, schedule, total, optimizer)
         model.val_names = list(validation)
         val_loaders = [self.eval_loader(v, collate, schedule.batch_size) for v in validation.values()]
         metric = model.metric_factory()

@@ -1,4 +1,6 @@
-"""Recipes: a recipe turns an experiment into a plan (stages + how to collect results)."""
+"""Recipes: a recipe turns an experiment into a plan (stages + how to collect results). One module
+per recipe, registered with ``@register_recipe(name, ConfigClass)`` and found by the ``RECIPES``
+registry (xlt.registry); ``recipe.name`` selects one."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from xlt.config import parse
-from xlt.errors import ConfigError
-from xlt.pipeline.stage import Stage, StageResult
+from xlt.pipeline.runner import Stage, StageResult
+from xlt.registry import Registry
 
 
 @dataclass
@@ -23,23 +25,18 @@ class RecipeSpec:
     plan: Callable[[Any, Any], Plan]  # (experiment, recipe config) -> Plan
 
 
-RECIPES: dict[str, RecipeSpec] = {}
+RECIPES: Registry[RecipeSpec] = Registry("recipe", "xlt.pipeline.recipes", "recipe.name")
 
 
 def register_recipe(name: str, config: type) -> Callable:
     def register(function: Callable[[Any, Any], Plan]) -> Callable[[Any, Any], Plan]:
-        RECIPES[name] = RecipeSpec(config, function)
+        RECIPES.add(name, RecipeSpec(config, function), origin=function.__module__)
         return function
 
     return register
 
 
 def plan_experiment(experiment: Any) -> Plan:
-    from xlt.pipeline.recipes import instruction_tuning, madg, zero_shot  # noqa: F401  (registration)
-
     node = experiment.recipe_cfg
-    name = node.get("name") if isinstance(node, dict) else None
-    if name not in RECIPES:
-        raise ConfigError(f"recipe.name={name!r}: unknown (known: {', '.join(sorted(RECIPES))})")
-    spec = RECIPES[name]
+    spec = RECIPES.get(node.get("name") if isinstance(node, dict) else None)
     return spec.plan(experiment, parse(spec.config, node, "recipe"))

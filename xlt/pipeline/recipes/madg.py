@@ -26,7 +26,16 @@ from typing import Any
 
 from xlt.errors import ConfigError
 from xlt.eval.metrics import average
-from xlt.pipeline.adapter_stages import (
+from xlt.pipeline.recipes import Plan, register_recipe
+from xlt.pipeline.recipes.protocol import (
+    check_protocol,
+    inference_language,
+    protocol_record,
+    trains_with_source_modules,
+)
+from xlt.pipeline.runner import Stage, StageResult
+from xlt.pipeline.stages.evaluation import evaluation_stage
+from xlt.pipeline.stages.madg import (
     FinetuneConfig,
     finetuned_adapter_stage,
     generated_adapter_stage,
@@ -35,15 +44,7 @@ from xlt.pipeline.adapter_stages import (
     madg_config,
     mlm_evaluation_stage,
 )
-from xlt.pipeline.recipes import Plan, register_recipe
-from xlt.pipeline.recipes.protocol import (
-    check_protocol,
-    inference_language,
-    protocol_record,
-    trains_with_source_modules,
-)
-from xlt.pipeline.stage import Stage, StageResult
-from xlt.pipeline.stages import evaluation_stage, task_module_stage
+from xlt.pipeline.stages.task_module import task_module_stage
 from xlt.typology import resolve_code
 
 

@@ -21,8 +21,10 @@ from xlt.pipeline.recipes.protocol import (
     protocol_record,
     trains_with_source_modules,
 )
-from xlt.pipeline.stage import Stage, StageResult
-from xlt.pipeline.stages import evaluation_stage, language_module_stage, task_module_stage
+from xlt.pipeline.runner import Stage, StageResult
+from xlt.pipeline.stages.evaluation import evaluation_stage
+from xlt.pipeline.stages.language_module import language_module_stage
+from xlt.pipeline.stages.task_module import task_module_stage
 from xlt.typology import closest_language
 
 

@@ -567,3 +567,34 @@ def load_composable_sft(path: str | Path, strip_prefix: str | None = None, *, ba
         meta["base_hash"] = base_hash or base_weights_hash(base_body)
         meta["base_model"] = base_model
     return SparseFineTuning(diffs, abs_tensors, meta)
+
+
+class SFTModule:
+    """A trained SFT as a pipeline module (xlt.methods.ModuleArtifact): applied to a task model's
+    ``body`` (the head as abs tensors with ``with_head``)."""
+
+    def __init__(self, sft: SparseFineTuning):
+        self.sft = sft
+        self.checked: tuple[str | None, str] | None = None  # (base hash, where) once check_base passed
+
+    def save(self, directory: Path) -> None:
+        self.sft.save(directory / "sft.safetensors")
+
+    def checked_base(self) -> tuple[str | None, str]:
+        if self.checked is None:
+            raise ValueError("an SFT module attaches after check_base(base_hash, where) (base_hash=None: unchecked)")
+        return self.checked
+
+    def attach(self, model: Any, with_head: bool) -> AppliedSFT:
+        base_hash, where = self.checked_base()
+        return self.sft.apply(model.body, with_abs=with_head, abs_module=model, base_hash=base_hash,
+                              verify_base=base_hash is not None, where=where)
+
+    def check_base(self, base_hash: str | None, where: str) -> None:
+        if base_hash is not None:
+            self.sft.check_base(base_hash, where)
+        self.checked = (base_hash, where)
+
+
+def load_sft_module(directory: Path) -> SFTModule:
+    return SFTModule(SparseFineTuning.load(directory / "sft.safetensors"))

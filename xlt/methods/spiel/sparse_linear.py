@@ -12,7 +12,7 @@ j-th value is (dY^T X)[r_j, c_j] = X[:, c_j] . dY[:, r_j]; it is computed for th
 only (a sampled dense-dense matrix product, ``torch.sparse.sampled_addmm`` on a CSR pattern built
 once per index set) in O(b d_phi) instead of the O(b d_in d_out) of ``X^T dY``-then-gather.
 The dense product is formed only when a selection window asks for it (SpIEL-AG's candidate
-step, xlt.modules.spiel_selection) or when ``grad_mode="dense"`` (the thesis's implementation,
+step, xlt.methods.spiel.selection) or when ``grad_mode="dense"`` (the thesis's implementation,
 kept as a baseline).
 
 qSpIEL (eq. 7.8): the base layer may be a bitsandbytes ``Linear4bit`` (NF4, double quantised);
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xlt.modules.sft import INT32_LIMIT, SparseDelta, SparseFineTuning
+from xlt.methods.core.sft import INT32_LIMIT, SparseDelta, SparseFineTuning
 
 GRAD_MODES = ("sparse", "dense")
 

@@ -16,20 +16,22 @@ import numpy as np
 import torch
 
 from xlt.config import as_dict, to_plain
-from xlt.data.blocks import TokenBlocks, build_blocks
+from xlt.data.blocks import MLMConfig, TokenBlocks, build_blocks
 from xlt.data.locations import DataLocation, effective, fingerprint, load_location, parse_location
 from xlt.data.sampling import check_subset, first_words, sample_words, subset_order, subset_rng
 from xlt.errors import ConfigError
-from xlt.modules.adapters import PfeifferAdapter
+from xlt.methods import TrainRequest
+from xlt.methods.adapters.artifact import load_adapter_module
+from xlt.methods.adapters.bottleneck import PfeifferAdapter
+from xlt.methods.madg.artifact import GeneratorArtifact
+from xlt.methods.madg.config import MadgConfig
+from xlt.methods.madg.procedure import finetune_adapter, train_generator
 from xlt.pipeline.data_config import check_exists
 from xlt.pipeline.experiment import Experiment
-from xlt.pipeline.stage import Stage, StageContext
+from xlt.pipeline.runner import Stage, StageContext
 from xlt.pipeline.stages import check_corpus
-from xlt.tasks.mlm import MLMConfig, MLMFamily, special_affixes
-from xlt.training.adapters import load_adapter_module
-from xlt.training.madg import GeneratorArtifact, MadgConfig, finetune_adapter, train_generator
-from xlt.training.methods import TrainRequest
-from xlt.training.schedule import Schedule
+from xlt.schedule import Schedule
+from xlt.tasks.mlm import MLMFamily, special_affixes
 from xlt.typology import resolve_code, uriel_vector
 from xlt.utils.hashing import stable_hash
 

@@ -17,20 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from xlt.data.readers import Row, reader
+from xlt.data.readers import Located, _lines, _open, reader
 from xlt.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return [line.rstrip("\r\n") for line in handle]
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+def _read_lines(path: Path) -> list[str]:
+    """The lines of ``path`` (byte-order mark and CRLF handled as by every reader)."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    with _open(path) as handle:
+        return [line for _, line in _lines(handle)]
 
 
 def target_path(source: Path, options: dict[str, Any]) -> Path:
@@ -44,21 +42,21 @@ def target_path(source: Path, options: dict[str, Any]) -> Path:
 
 
 @reader("parallel_text")
-def read_parallel_text(path: Path, options: dict[str, Any]) -> Iterator[Row]:
+def read_parallel_text(path: Path, options: dict[str, Any]) -> Iterator[Located]:
     unknown = sorted(set(options) - {"target", "target_suffix", "source_column", "target_column"})
     if unknown:
         raise DataError(f"{path}: unknown parallel_text option(s) {unknown}")
     target = target_path(path, options)
-    sources, targets = _lines(path), _lines(target)
+    sources, targets = _read_lines(path), _read_lines(target)
     if len(sources) != len(targets):
         raise DataError(f"{path} ({len(sources)} lines) and {target} ({len(targets)} lines) are not line-aligned")
     source_column = options.get("source_column", "source")
     target_column = options.get("target_column", "target")
     skipped = 0
-    for source_line, target_line in zip(sources, targets):
+    for number, (source_line, target_line) in enumerate(zip(sources, targets), 1):
         if not source_line.strip() or not target_line.strip():
             skipped += 1
             continue
-        yield {source_column: source_line.strip(), target_column: target_line.strip()}
+        yield str(number), {source_column: source_line.strip(), target_column: target_line.strip()}
     if skipped:
         log.info("%s: %d line pair(s) with a blank side skipped", path, skipped)

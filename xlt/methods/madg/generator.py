@@ -14,7 +14,7 @@ up-projection, no biases, no invertible adapter). Row layout of theta per layer:
 D (m x h, row-major) then the up-projection U (h x m). During generator training the adapter is
 generated afresh on every forward pass (:class:`GeneratorAdapter`), so gradients reach W, V (and
 the layer embeddings); :meth:`AdapterGenerator.generate` produces a fixed
-:class:`~xlt.modules.adapters.PfeifferAdapter` for any language with a URIEL vector, seen in
+:class:`~xlt.methods.adapters.bottleneck.PfeifferAdapter` for any language with a URIEL vector, seen in
 training or not.
 """
 
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xlt.modules.adapters import LANGUAGE, AdapterShape, NICECoupling, PfeifferAdapter, activation
+from xlt.methods.adapters.bottleneck import LANGUAGE, AdapterShape, NICECoupling, PfeifferAdapter, activation
 
 NUM_TYPOLOGY_FEATURES = 289
 FEATURE_VARIANCE = 0.35  # ~share of 1s in a URIEL vector: the variance of lambda's entries at init

@@ -4,7 +4,7 @@ LoRA (Hu et al., 2022; §2.2.1): rank r, alpha 16, dropout 0.1, on every linear 
 transformer blocks (peft's ``"all-linear"``, which leaves the output layer alone). (IA)^3
 (Liu et al., 2022) on peft's default modules for the architecture (Llama: k_proj, v_proj and the
 feed-forward down_proj). qLoRA: the same LoRA on a model whose linear layers are bitsandbytes
-NF4 (see xlt.modules.quantization), prepared with ``prepare_model_for_kbit_training``.
+NF4 (see xlt.methods.core.quantization), prepared with ``prepare_model_for_kbit_training``.
 
 Composition (§7.5.1): LoRA modules compose by summing their updates, W + (alpha/r) B_T A_T +
 (alpha/r) B_G A_G, which is what merging them into the base weights one after the other does

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from xlt.modules.selection import abs_diff_scores, topk_masks
+from xlt.methods.core.selection import abs_diff_scores, topk_masks
 
 
 def is_layer_norm(name: str, module: nn.Module | None = None) -> bool:

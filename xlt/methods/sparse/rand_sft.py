@@ -10,11 +10,11 @@ from collections.abc import Mapping
 
 import torch
 
-from xlt.modules.selection import random_scores, topk_masks
+from xlt.methods.core.selection import random_scores, topk_masks
 
 
 def random_masks(shapes: Mapping[str, torch.Size], k: int, seed: int) -> dict[str, torch.Tensor]:
     """Exactly K entries over all tensors, uniformly at random and reproducible from ``seed`` (a stage's
-    :func:`~xlt.modules.selection.stage_seed`)."""
+    :func:`~xlt.methods.core.selection.stage_seed`)."""
     numels = {name: int(torch.Size(shape).numel()) for name, shape in shapes.items()}
     return topk_masks(numels, random_scores(seed, list(numels)), k)

@@ -45,8 +45,8 @@ from typing import Any
 
 import torch
 
-from xlt.modules.spiel import CSRPattern, SpielLinear, SpielModules, sparse_delta_grad
-from xlt.modules.spiel_optim import SparseSM3, SpielAdamW
+from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
+from xlt.methods.spiel.sparse_linear import CSRPattern, SpielLinear, SpielModules, sparse_delta_grad
 
 SCHEDULES = ("linear", "cosine")
 

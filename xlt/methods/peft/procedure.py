@@ -1,0 +1,62 @@
+"""Training LoRA / (IA)^3 (and qLoRA) through peft on the Fitter; their artifacts are the adapter
+directories peft writes (``adapter/``) plus ``module.json`` (base model and hash)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xlt.errors import ArtifactError
+from xlt.methods import TrainRequest
+from xlt.methods.peft.config import PeftMethodConfig
+from xlt.methods.peft.wrappers import attach_ia3, attach_lora, merge_adapters
+from xlt.methods.spiel.procedure import freeze
+from xlt.models.loading import base_mismatch_message
+
+if TYPE_CHECKING:
+    from xlt.tasks.base import TaskModel
+
+
+class PeftModule:
+    """A peft adapter directory as a pipeline module."""
+
+    def __init__(self, directory: Path | None = None, attachment: Any = None, meta: dict[str, Any] | None = None):
+        self.directory, self.attachment, self.meta = directory, attachment, dict(meta or {})
+
+    def save(self, directory: Path) -> None:
+        self.attachment.save(directory / "adapter")
+        (directory / "module.json").write_text(json.dumps(self.meta, indent=2) + "\n")
+
+    def attach(self, model: TaskModel, with_head: bool) -> Any:
+        if self.directory is None:
+            raise ArtifactError("a peft module must be saved before it is attached")
+        return merge_adapters(model.backbone, [self.directory / "adapter"])
+
+    def check_base(self, base_hash: str | None, where: str) -> None:
+        expected = self.meta.get("base_hash")
+        if base_hash is not None and expected and expected != base_hash:
+            raise ArtifactError(base_mismatch_message(where, self.meta, base_hash))
+
+
+def train_peft(cfg: PeftMethodConfig, request: TrainRequest) -> tuple[PeftModule, dict[str, Any]]:
+    cfg.validate()
+    model = request.model
+    freeze(model)
+    if cfg.method == "lora":
+        attachment = attach_lora(model.backbone, cfg.rank, cfg.alpha, cfg.dropout, cfg.targets)
+    else:
+        attachment = attach_ia3(model.backbone, cfg.targets, cfg.feedforward)
+    result = request.fitter.fit(model, request.train, request.validation, request.collate, request.schedule, "train")
+    meta = {**request.meta, "method": cfg.method, "rank": cfg.rank if cfg.method == "lora" else None,
+            "quantize": cfg.quantize, "num_trainable": attachment.num_trainable}
+    summary = {"num_trainable": attachment.num_trainable, "train/steps": result.steps, "train/lr": request.schedule.lr,
+               **{f"train/{key}": value for key, value in result.metrics.items()}}
+    return PeftModule(None, attachment, meta), summary
+
+
+def load_peft_module(directory: Path) -> PeftModule:
+    if not (directory / "adapter" / "adapter_config.json").is_file():
+        raise ArtifactError(f"{directory}: no peft adapter (adapter/adapter_config.json)")
+    meta = json.loads((directory / "module.json").read_text()) if (directory / "module.json").exists() else {}
+    return PeftModule(directory, None, meta)

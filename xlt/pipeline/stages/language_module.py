@@ -1,0 +1,78 @@
+"""``lang/<l>``: a language module trained by masked language modelling on the language's corpus
+(thesis §4.4.2; held-out split and validation interval by resource level)."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xlt.data.blocks import MLMConfig
+from xlt.data.locations import DataLocation, fingerprint, load_location
+from xlt.errors import ConfigError, DataError
+from xlt.methods import METHODS, TrainRequest
+from xlt.pipeline.data_config import check_exists
+from xlt.pipeline.experiment import Experiment
+from xlt.pipeline.runner import Stage, StageContext
+from xlt.pipeline.stages import check_corpus
+from xlt.schedule import Schedule
+from xlt.tasks.mlm import MLMFamily
+
+
+def language_module_stage(exp: Experiment, lang: str) -> Stage:
+    if METHODS[exp.lang_module.method].train is None:
+        raise ConfigError(f"lang_module.method={exp.lang_module.method!r} is not trained per language "
+                          "(MAD-G: use recipe=madg)")
+    location = exp.data.corpus_location(lang)
+    check_exists(location, f"data.corpus ({lang})")
+    spec = {**exp.model_spec(), "module": exp.module_spec(exp.lang_module), "lang": lang,
+            "corpus": fingerprint(location), "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
+    return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location),
+                 validate=partial(_check_language_module, exp, lang, location))
+
+
+def _check_language_module(exp: Experiment, lang: str, location: DataLocation) -> None:
+    check_corpus(location, f"data.corpus ({lang})")
+    pretrained = getattr(exp.lang_module, "pretrained", None) or {}
+    if lang in pretrained and not (Path(pretrained[lang]) / "adapter_config.json").is_file():
+        raise DataError(f"lang_module.pretrained.{lang}: {pretrained[lang]} is not an AdapterHub adapter "
+                        "directory (no adapter_config.json)")
+
+
+def language_training(exp: Experiment, lang: str) -> tuple[MLMConfig, Schedule]:
+    """The MLM settings and schedule of ``lang``'s language module: high-resource languages
+    (``data.high_resource``) hold out 1% of the corpus and validate every 5,000 steps (§4.4.2)."""
+    mlm = exp.lang_module.mlm or MLMConfig()
+    schedule = exp.lang_module.train or Schedule()
+    if exp.trainer.mlm_max_seq_length and exp.trainer.mlm_max_seq_length < mlm.max_seq_length:
+        mlm = dataclasses.replace(mlm, max_seq_length=exp.trainer.mlm_max_seq_length)
+    if exp.data.is_high_resource(lang):
+        mlm = dataclasses.replace(mlm, heldout_fraction=mlm.high_resource_heldout_fraction)
+        if mlm.high_resource_eval_every:
+            schedule = dataclasses.replace(schedule, eval_every=mlm.high_resource_eval_every)
+    return mlm, schedule
+
+
+def _build_language_module(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:
+    cfg = exp.lang_module
+    mlm, schedule = language_training(exp, lang)
+    family = MLMFamily(mlm, exp.tokenizer)
+    corpus = load_location(location, f"data.corpus ({lang})")
+    train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
+    train = family.preprocess(train_lines, f"data.corpus ({lang})")
+    validation = {}
+    if heldout is not None:
+        validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
+    torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
+    model = family.build_model(exp.model_path, exp.model)
+    meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
+            "kind": "language", "lang": lang}
+    request = TrainRequest(model, train, validation, family.collator(), schedule,
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta,
+                           config_key="lang_module")
+    module, summary = METHODS[cfg.method].train(cfg, request)
+    module.save(ctx.out_dir)
+    return {**summary, "heldout_blocks": len(validation.get(lang, []))}

@@ -1,0 +1,109 @@
+"""``task``: the task module, trained on the source data with the source language module(s) applied
+(§4.3.2; multi-source: each batch with its own language's module, §4.4.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from xlt.config import as_dict
+from xlt.data.locations import DataLocation, fingerprint, load_location
+from xlt.data.sampling import subset_order, subset_rng
+from xlt.methods import METHODS, TrainRequest
+from xlt.pipeline.data_config import SourceSpec, check_exists
+from xlt.pipeline.experiment import Experiment
+from xlt.pipeline.runner import Stage, StageContext
+from xlt.pipeline.stages import check_data, load_module
+from xlt.tasks import build_task
+from xlt.training.multisource import MultiSourceTrain
+
+
+def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, Stage | None]) -> Stage:
+    """The task module, trained on the source data: one source with its language module applied
+    throughout (§4.3.2), or a mixture of sources, each batch with its own language's module (§4.4.4).
+    ``lang_stages`` maps source languages to their language-module stages (a bare stage or None:
+    the single source's)."""
+    mixture = exp.data.mixture()
+    if not isinstance(lang_stages, Mapping):
+        lang_stages = {mixture[0].lang: lang_stages}
+    sources = []
+    for spec in mixture:
+        for split, locations in (("train", spec.train), ("validation", spec.validation)):
+            for location in locations:
+                check_exists(location, f"data.sources.{spec.lang}.{split}")
+        sources.append({"lang": spec.lang, "train": [fingerprint(x) for x in spec.train],
+                        "validation": [fingerprint(x) for x in spec.validation], "upsampling": spec.upsampling,
+                        "max_train_examples": spec.max_train_examples,
+                        "max_validation_examples": spec.max_validation_examples, "subset": spec.subset})
+    spec = {**exp.model_spec(), "module": exp.module_spec(exp.task_module), "task": exp.task_cfg,
+            "sources": sources, "sampling": as_dict(exp.data.sampling) if len(mixture) > 1 else None,
+            **exp.training_spec()}
+    inputs = {f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}
+    return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture), inputs, version=2,
+                 validate=partial(_check_task_module, exp, mixture))
+
+
+def _source_examples(family: Any, locations: list[DataLocation], cap: int | None, where: str, subset: str = "first",
+                     rng: np.random.Generator | None = None) -> list[dict[str, Any]]:
+    """Preprocessed examples of one source split: ``cap`` rows of its locations taken together, the first
+    ones or (``subset: random``) a sample drawn with ``rng`` (xlt.data.sampling), kept in file order."""
+    labels = [f"{where}[{i}]" if len(locations) > 1 else where for i in range(len(locations))]
+    parts = [load_location(location, label, family.text_file_format()) for location, label in zip(locations, labels)]
+    offsets = np.cumsum([0, *(len(part) for part in parts)])
+    chosen = np.sort(subset_order(int(offsets[-1]), cap, subset, rng or subset_rng(0)))
+    examples: list[dict[str, Any]] = []
+    for part, label, start, end in zip(parts, labels, offsets[:-1], offsets[1:]):
+        rows = chosen[(chosen >= start) & (chosen < end)] - start
+        if len(rows):
+            examples.extend(family.preprocess(part if len(rows) == len(part) else part.select(rows.tolist()), label))
+    return examples
+
+
+def _check_task_module(exp: Experiment, mixture: list[SourceSpec]) -> None:
+    """Every source split read and preprocessed as the task module's build will (hub: the first rows)."""
+    family = build_task(exp.task_cfg, exp.tokenizer)
+    for spec in mixture:
+        for split, locations in (("train", spec.train), ("validation", spec.validation)):
+            for i, location in enumerate(locations):
+                at = f"data.sources.{spec.lang}.{split}" + (f"[{i}]" if len(locations) > 1 else "")
+                check_data(location, at, family.preprocess, family.text_file_format())
+
+
+def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageContext) -> dict[str, Any]:
+    family = build_task(exp.task_cfg, exp.tokenizer)
+    train: dict[str, list[dict[str, Any]]] = {}
+    validation: dict[str, list[dict[str, Any]]] = {}
+    for spec in mixture:
+        where = f"data.sources.{spec.lang}"
+        train[spec.lang] = _source_examples(family, spec.train, spec.max_train_examples, f"{where}.train",
+                                            spec.subset, subset_rng(exp.seed, "source", spec.lang, "train"))
+        if spec.validation:
+            validation[spec.lang] = _source_examples(family, spec.validation, spec.max_validation_examples,
+                                                     f"{where}.validation", spec.subset,
+                                                     subset_rng(exp.seed, "source", spec.lang, "validation"))
+    torch.manual_seed(exp.seed)  # the new head's random init: the same in every run (and resumed run)
+    model = family.build_model(exp.model_path, exp.model)
+    meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
+            "kind": "task", "task": family.name, "source": ",".join(train)}
+    modules = {}
+    for name, directory in ctx.inputs.items():
+        lang = name.split("/", 1)[1]
+        module = load_module(exp.lang_module.method, directory)
+        module.check_base(exp.base_hash(model.body), where=str(directory))
+        modules[lang] = module
+    meta["trained_on"] = {lang: ctx.stage.inputs[f"lang/{lang}"].key for lang in modules}
+    if len(mixture) == 1:  # train on theta0 + phi_lang(source) throughout (§4.3.2)
+        if modules:
+            modules[mixture[0].lang].attach(model, with_head=False)
+        examples: Any = train[mixture[0].lang]
+    else:  # each batch one language, its module active for that step only (§4.4.4)
+        examples = MultiSourceTrain(train, {s.lang: s.upsampling for s in mixture}, modules, exp.data.sampling)
+    request = TrainRequest(model, examples, validation, family.collator(), family.schedule,
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
+    module, summary = METHODS[exp.task_module.method].train(exp.task_module, request)
+    module.save(ctx.out_dir)
+    return {**summary, "train_examples": {lang: len(e) for lang, e in train.items()}}
