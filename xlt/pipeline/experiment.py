@@ -19,6 +19,7 @@ from xlt.config import as_dict, parse, to_plain
 from xlt.errors import ConfigError
 from xlt.methods import METHODS, parse_module_config
 from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer, resolve_model_path
+from xlt.pipeline.base_model import BaseModel
 from xlt.pipeline.data_config import DataConfig, parse_data_config
 from xlt.pipeline.store import ArtifactStore
 from xlt.schedule import Schedule
@@ -65,7 +66,8 @@ class Experiment:
         self._check_task_module(getattr(family, "schedule", None))
         self.recipe_cfg: dict[str, Any] = plain["recipe"]
         self.store = ArtifactStore(self.paths.artifacts)
-        self._base_hash: str | None = None
+        self._tokenizers: dict[str, Any] = {}
+        self._base_hashes: dict[str, str] = {}
 
     def _check_task_module(self, schedule: Schedule | None) -> None:
         """What a task module's config may not say: it trains with the task's schedule (``task.train``),
@@ -90,14 +92,28 @@ class Experiment:
         return resolve_model_path(self.model, Path(self.paths.cache))
 
     @cached_property
-    def tokenizer(self) -> Any:
-        return load_tokenizer(self.model_path, self.model)
+    def base_model(self) -> BaseModel:
+        """The configured ``model``, as stages take it (xlt.pipeline.base_model)."""
+        return BaseModel(self.model, self.model_spec(), location=self.model_path)
 
-    def base_hash(self, body: Any) -> str:
-        """Hash of the pristine base body (computed once per process)."""
-        if self._base_hash is None:
-            self._base_hash = base_weights_hash(body)
-        return self._base_hash
+    @property
+    def tokenizer(self) -> Any:
+        """The configured model's tokenizer."""
+        return self.tokenizer_of(self.model_path)
+
+    def tokenizer_of(self, path: str) -> Any:
+        """The tokenizer saved with the model at ``path`` (loaded once per process)."""
+        if path not in self._tokenizers:
+            self._tokenizers[path] = load_tokenizer(path, self.model if path == self.model_path else None)
+        return self._tokenizers[path]
+
+    def base_hash(self, body: Any, path: str | None = None) -> str:
+        """Hash of the pristine body of the model at ``path`` (default: the configured model), computed
+        once per process and model: pass the body as loaded, before any module is attached."""
+        path = path or self.model_path
+        if path not in self._base_hashes:
+            self._base_hashes[path] = base_weights_hash(body)
+        return self._base_hashes[path]
 
     def fitter(self, label: str, work_dir: Path | None = None) -> Fitter:
         """A Fitter for stage ``label``; pass the stage's ``ctx.work_dir`` so it checkpoints there and a

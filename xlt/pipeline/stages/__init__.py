@@ -62,7 +62,10 @@ def load_module(method: str, directory: Path) -> ModuleArtifact:
     return loader(directory)
 
 
-def attach_module(exp: Experiment, method: str, directory: Path, model: Any, with_head: bool) -> Any:
+def attach_module(exp: Experiment, method: str, directory: Path, model: Any, with_head: bool,
+                  model_path: str | None = None) -> Any:
+    """Load the module of ``directory``, check it was trained on the base weights of ``model`` (the model
+    at ``model_path``, default the configured one) and attach it."""
     module = load_module(method, directory)
-    module.check_base(exp.base_hash(model.body), where=str(directory))
+    module.check_base(exp.base_hash(model.body, model_path), where=str(directory))
     return module.attach(model, with_head=with_head)

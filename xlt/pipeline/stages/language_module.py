@@ -14,6 +14,7 @@ from xlt.data.blocks import MLMConfig
 from xlt.data.locations import DataLocation, fingerprint, load_location
 from xlt.errors import ConfigError, DataError
 from xlt.methods import METHODS, TrainRequest
+from xlt.pipeline.base_model import BaseModel
 from xlt.pipeline.data_config import check_exists
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.runner import Stage, StageContext
@@ -22,16 +23,18 @@ from xlt.schedule import Schedule
 from xlt.tasks.mlm import MLMFamily
 
 
-def language_module_stage(exp: Experiment, lang: str) -> Stage:
+def language_module_stage(exp: Experiment, lang: str, model: BaseModel | None = None) -> Stage:
+    """``lang``'s language module on ``model`` (default: the configured base model)."""
+    model = model or exp.base_model
     if METHODS[exp.lang_module.method].train is None:
         raise ConfigError(f"lang_module.method={exp.lang_module.method!r} is not trained per language "
                           "(MAD-G: use recipe=madg)")
     location = exp.data.corpus_location(lang)
     check_exists(location, f"data.corpus ({lang})")
-    spec = {**exp.model_spec(), "module": exp.module_spec(exp.lang_module), "lang": lang,
+    spec = {**model.spec, "module": exp.module_spec(exp.lang_module), "lang": lang,
             "corpus": fingerprint(location), "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
-    return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location),
-                 validate=partial(_check_language_module, exp, lang, location))
+    return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location, model),
+                 model.inputs(), validate=partial(_check_language_module, exp, lang, location))
 
 
 def _check_language_module(exp: Experiment, lang: str, location: DataLocation) -> None:
@@ -56,10 +59,12 @@ def language_training(exp: Experiment, lang: str) -> tuple[MLMConfig, Schedule]:
     return mlm, schedule
 
 
-def _build_language_module(exp: Experiment, lang: str, location: DataLocation, ctx: StageContext) -> dict[str, Any]:
+def _build_language_module(exp: Experiment, lang: str, location: DataLocation, base: BaseModel,
+                           ctx: StageContext) -> dict[str, Any]:
     cfg = exp.lang_module
     mlm, schedule = language_training(exp, lang)
-    family = MLMFamily(mlm, exp.tokenizer)
+    path = base.path(ctx)
+    family = MLMFamily(mlm, exp.tokenizer_of(path))
     corpus = load_location(location, f"data.corpus ({lang})")
     train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
     train = family.preprocess(train_lines, f"data.corpus ({lang})")
@@ -67,11 +72,11 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation, c
     if heldout is not None:
         validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
     torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
-    model = family.build_model(exp.model_path, exp.model)
-    meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
-            "kind": "language", "lang": lang}
+    model = family.build_model(path, base.config)
+    meta = {"base_model": base.name(ctx), "base_hash": exp.base_hash(model.body, path), "kind": "language",
+            "lang": lang}
     request = TrainRequest(model, train, validation, family.collator(), schedule,
-                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta,
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, base.config.num_parameters, meta,
                            config_key="lang_module")
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)

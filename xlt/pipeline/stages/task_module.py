@@ -14,6 +14,7 @@ from xlt.config import as_dict
 from xlt.data.locations import DataLocation, fingerprint, load_location
 from xlt.data.sampling import subset_order, subset_rng
 from xlt.methods import METHODS, TrainRequest
+from xlt.pipeline.base_model import BaseModel
 from xlt.pipeline.data_config import SourceSpec, check_exists
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.runner import Stage, StageContext
@@ -22,11 +23,13 @@ from xlt.tasks import build_task
 from xlt.training.multisource import MultiSourceTrain
 
 
-def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, Stage | None]) -> Stage:
+def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, Stage | None],
+                      model: BaseModel | None = None) -> Stage:
     """The task module, trained on the source data: one source with its language module applied
     throughout (§4.3.2), or a mixture of sources, each batch with its own language's module (§4.4.4).
     ``lang_stages`` maps source languages to their language-module stages (a bare stage or None:
-    the single source's)."""
+    the single source's); ``model`` is the base model (default: the configured one)."""
+    model = model or exp.base_model
     mixture = exp.data.mixture()
     if not isinstance(lang_stages, Mapping):
         lang_stages = {mixture[0].lang: lang_stages}
@@ -39,11 +42,11 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
                         "validation": [fingerprint(x) for x in spec.validation], "upsampling": spec.upsampling,
                         "max_train_examples": spec.max_train_examples,
                         "max_validation_examples": spec.max_validation_examples, "subset": spec.subset})
-    spec = {**exp.model_spec(), "module": exp.module_spec(exp.task_module), "task": exp.task_cfg,
+    spec = {**model.spec, "module": exp.module_spec(exp.task_module), "task": exp.task_cfg,
             "sources": sources, "sampling": as_dict(exp.data.sampling) if len(mixture) > 1 else None,
             **exp.training_spec()}
-    inputs = {f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}
-    return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture), inputs, version=2,
+    inputs = {**model.inputs(), **{f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}}
+    return Stage("task_module", "task", spec, partial(_build_task_module, exp, mixture, model), inputs, version=2,
                  validate=partial(_check_task_module, exp, mixture))
 
 
@@ -73,8 +76,10 @@ def _check_task_module(exp: Experiment, mixture: list[SourceSpec]) -> None:
                 check_data(location, at, family.preprocess, family.text_file_format())
 
 
-def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageContext) -> dict[str, Any]:
-    family = build_task(exp.task_cfg, exp.tokenizer)
+def _build_task_module(exp: Experiment, mixture: list[SourceSpec], base: BaseModel,
+                       ctx: StageContext) -> dict[str, Any]:
+    path = base.path(ctx)
+    family = build_task(exp.task_cfg, exp.tokenizer_of(path))
     train: dict[str, list[dict[str, Any]]] = {}
     validation: dict[str, list[dict[str, Any]]] = {}
     for spec in mixture:
@@ -86,15 +91,17 @@ def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageCon
                                                      f"{where}.validation", spec.subset,
                                                      subset_rng(exp.seed, "source", spec.lang, "validation"))
     torch.manual_seed(exp.seed)  # the new head's random init: the same in every run (and resumed run)
-    model = family.build_model(exp.model_path, exp.model)
-    meta = {"base_model": exp.model.name_or_path or exp.model_path, "base_hash": exp.base_hash(model.body),
-            "kind": "task", "task": family.name, "source": ",".join(train)}
+    model = family.build_model(path, base.config)
+    base_hash = exp.base_hash(model.body, path)
+    meta = {"base_model": base.name(ctx), "base_hash": base_hash, "kind": "task", "task": family.name,
+            "source": ",".join(train)}
     modules = {}
     for name, directory in ctx.inputs.items():
-        lang = name.split("/", 1)[1]
+        if not name.startswith("lang/"):
+            continue
         module = load_module(exp.lang_module.method, directory)
-        module.check_base(exp.base_hash(model.body), where=str(directory))
-        modules[lang] = module
+        module.check_base(base_hash, where=str(directory))
+        modules[name.split("/", 1)[1]] = module
     meta["trained_on"] = {lang: ctx.stage.inputs[f"lang/{lang}"].key for lang in modules}
     if len(mixture) == 1:  # train on theta0 + phi_lang(source) throughout (§4.3.2)
         if modules:
@@ -103,7 +110,7 @@ def _build_task_module(exp: Experiment, mixture: list[SourceSpec], ctx: StageCon
     else:  # each batch one language, its module active for that step only (§4.4.4)
         examples = MultiSourceTrain(train, {s.lang: s.upsampling for s in mixture}, modules, exp.data.sampling)
     request = TrainRequest(model, examples, validation, family.collator(), family.schedule,
-                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, exp.model.num_parameters, meta)
+                           exp.fitter(ctx.stage.label, ctx.work_dir), exp.seed, base.config.num_parameters, meta)
     module, summary = METHODS[exp.task_module.method].train(exp.task_module, request)
     module.save(ctx.out_dir)
     return {**summary, "train_examples": {lang: len(e) for lang, e in train.items()}}
