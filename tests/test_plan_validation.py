@@ -53,6 +53,9 @@ BAD_VALUES = [
     ("spiel_flan", ["task_module=lora", "task_module.dropout=1"], "task_module.dropout=1: must be >= 0 and < 1"),
     ("spiel_flan", ["task_module=lora", "task_module.alpha=0"], "task_module.alpha=0: must be > 0"),
     ("spiel_flan", ["task_module=ia3", "task_module.quantize=int8"], "task_module.quantize='int8'"),
+    ("ltsft_ud_dp", ["task_module=lora"], "task_module.phase1: method 'lora' trains in one phase"),
+    ("ltsft_americasnli", ["task_module=adapter", "+task_module.phase2={max_epochs: 2}"],
+     "task_module.phase2: method 'adapter' trains in one phase"),
     ("spiel_flan", ["+task_module.lr=1e-5"], "task_module.lr: a module has no learning rate of its own; set "
                                              "task.train.lr"),
 ]

@@ -112,4 +112,10 @@ def parse_module_config(node: Any, where: str) -> Any:
         schedule = "task.train" if where == "task_module" else f"{where}.train"
         raise ConfigError(f"{where}.lr: a module has no learning rate of its own; set {schedule}.lr "
                           "(the one rate its optimiser gets)")
+    fields = {f.name for f in dataclasses.fields(config)}
+    phases = sorted({"phase1", "phase2"} & set(to_plain(node) or {}) - fields)
+    if phases:
+        raise ConfigError(f"{where}.{phases[0]}: method {method!r} trains in one phase, so LT-SFT's phase "
+                          f"schedules do not apply (an experiment may set them for LT-SFT); drop them with "
+                          f"'~{where}.{phases[0]}' or set the schedule under the task's train keys")
     return parse(config, node, where)
