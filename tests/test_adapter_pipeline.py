@@ -53,6 +53,7 @@ def test_madg_transfer_to_seen_and_unseen_targets_and_its_variants(tmp_path, cac
     assert set(results["languages"]) == {"gn", "bzd"} and "accuracy" in results["average"]
     assert results["typology"]["gn"] == {"uriel": "grn", "seen_by_generator": True}
     assert results["typology"]["bzd"] == {"uriel": "bzd", "seen_by_generator": False}  # unseen by the generator
+    assert "gn" in results["generator_languages"] and "bzd" not in results["generator_languages"]
     assert results["stages"]["generator"]["status"] == "built"
     generated = load_module("madg", Path(results["artifacts"]["lang/bzd"]))
     assert generated.meta["method"] == "madg" and not generated.adapter.shape.bias

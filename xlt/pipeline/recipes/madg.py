@@ -71,6 +71,7 @@ def plan_madg_train(exp: Any, cfg: MadgTrainConfig) -> Plan:
                 "languages": languages_out, "average": average(list(languages_out.values())),
                 "generator": {k: v for k, v in results["generator"].metrics.items() if k.startswith("parameters/")},
                 "generated": {lang: str(results[stage.label].path) for lang, stage in adapters.items()},
+                "generator_languages": languages,
                 "typology": {lang: {"uriel": resolve_code(lang, madg.aliases),
                                     "seen_by_generator": madg.seen_by_generator(lang, exp.data.use_samples)}
                              for lang in adapters}}
@@ -127,6 +128,7 @@ def plan_madg(exp: Any, cfg: MadgRecipeConfig) -> Plan:
                            "seen_by_generator": madg.seen_by_generator(lang, exp.data.use_samples)}
                     for lang in exp.data.targets}
         return {"languages": languages, "average": average(list(languages.values())), "typology": typology,
+                "generator_languages": madg.training_languages(exp.data.use_samples) if generator else [],
                 "sources": [spec.lang for spec in mixture], "protocol": protocol_record(protocol, training, inference)}
 
     language_stages = [generator, *generated.values()] if generator is not None else []
