@@ -103,6 +103,63 @@ def test_sparse_delta_gradient_in_bfloat16_inputs():
     assert torch.allclose(got, (dy.float().t() @ x.float()).reshape(-1)[flat], atol=1e-4)
 
 
+def test_dense_then_gather_baseline_stays_in_the_run_dtype():
+    """The thesis's dense X^T dY (eq. 7.4) is computed in the backward pass's dtype, as autograd would:
+    a bfloat16 run is not handicapped by a float32 GEMM (issue 14, item 3)."""
+    torch.manual_seed(0)
+    x, dy = torch.randn(16, 32), torch.randn(16, 8)
+    assert dense_delta_grad(x, dy).dtype == torch.float32
+    dense = dense_delta_grad(x.bfloat16(), dy.bfloat16())
+    assert dense.dtype == torch.bfloat16
+    assert torch.allclose(dense.float(), dy.t() @ x, atol=0.1, rtol=0.02)
+    assert dense_delta_grad(x, dy.bfloat16()).dtype == torch.bfloat16  # autocast: float32 input, bf16 grad
+
+
+def test_sparse_mode_takes_phi_gradient_from_the_sparse_kernel_even_in_a_dense_window(monkeypatch):
+    """In a bfloat16 run the window's dense gradient is bfloat16; phi's own gradient still comes from
+    the float32 sparse kernel, and the window's statistics are kept in float32."""
+    torch.manual_seed(0)
+    linear = nn.Linear(32, 8).bfloat16()
+    layer = SpielLinear(linear, torch.randperm(256)[:40], values_dtype=torch.float32)
+    modules = SpielModules(nn.Sequential(layer), {"0": layer})
+    selector = SpielAG(modules, SpielAdamW(modules.parameters(), lr=1e-3), UpdateSchedule(10, 5, 2))
+    selector.begin_micro_batch(1, True)  # the window's first micro-batch: the dense gradient is observed
+    x = torch.randn(16, 32).bfloat16().requires_grad_(True)
+    out = layer(x)
+    upstream = torch.randn_like(out)
+    out.backward(upstream)
+    expected = (upstream.float().t() @ x.detach().float()).reshape(-1)[layer.indices.long()]
+    assert torch.allclose(layer.values.grad, expected, atol=1e-3)
+    window = selector.windows["0"]
+    assert window.step_grad.dtype == window.grad_sum.dtype == torch.float32
+
+
+def test_sampled_addmm_failure_warns_once_with_the_reason(monkeypatch, caplog):
+    """The process-wide fallback to the chunked gather is announced once per device, saying why."""
+    import logging
+
+    import xlt.methods.spiel.sparse_linear as spiel
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("sampled_addmm: no kernel for this backend\nmore detail")
+
+    monkeypatch.setattr(spiel, "_SDDMM_OK", {})
+    monkeypatch.setattr(torch.sparse, "sampled_addmm", broken)
+    torch.manual_seed(0)
+    x, dy = torch.randn(6, 10), torch.randn(6, 7)
+    flat = torch.sort(torch.randperm(70)[:20]).values
+    pattern = CSRPattern.from_flat(flat, (7, 10))
+    with caplog.at_level(logging.WARNING, logger="xlt.methods.spiel.sparse_linear"):
+        first = sparse_delta_grad(x, dy, pattern)
+        second = sparse_delta_grad(x, dy, pattern)
+    warnings = [r.getMessage() for r in caplog.records if "sampled_addmm" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "cpu" in warnings[0] and "RuntimeError" in warnings[0] and "no kernel for this backend" in warnings[0]
+    assert "chunked gather" in warnings[0]
+    expected = (dy.t() @ x).reshape(-1)[flat]
+    assert torch.allclose(first, expected, atol=1e-5) and torch.equal(first, second)
+
+
 # ----------------------------------------------------------------------------- budget
 def test_budget_is_proportional_exact_and_lora_equivalent():
     parts = allocate_budget({"a": 100, "b": 300, "c": 7}, 41)

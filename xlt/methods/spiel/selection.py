@@ -349,7 +349,7 @@ class SpielAG(_Selector):
         flat = grad.view(-1)
         k = min(self.num_candidates[name], flat.numel())
         candidates = torch.sort(torch.topk(flat.abs(), k, sorted=False).indices).values
-        step_grad = flat[candidates].clone()
+        step_grad = flat[candidates].float()  # window statistics in float32, whatever the run's dtype
         self.windows[name] = _Window(candidates, CSRPattern.from_flat(candidates, layer.shape), step_grad,
                                      torch.zeros_like(step_grad), torch.zeros_like(step_grad))
         self._dense_pending.discard(name)
