@@ -317,6 +317,49 @@ def test_sm3_update_and_growth_score_hand_computed():
     assert scores.tolist() == pytest.approx([100 ** 0.25, 36 ** 0.25])
 
 
+def _ma_layer_with_accumulators():
+    """A 3x4 layer with entries (0,0), (1,1), (2,2) = flat 0, 5, 10; |phi| smallest at flat 5. SM3's
+    accumulators make the dropped entry's own (1,1) the best-scoring position (r_1 c_1 = 100), then
+    (2,1) = flat 9 (r_2 c_1 = 4), (1,2) = flat 6 (3)."""
+    model = nn.Module()
+    model.layer = SpielLinear(nn.Linear(4, 3), torch.tensor([0, 5, 10]), torch.tensor([0.5, 0.001, -0.7]))
+    modules = SpielModules(model, {"layer": model.layer})
+    optimizer = SparseSM3([(model.layer.values, model.layer.indices, model.layer.shape)], lr=0.1, eps=0.0)
+    row, col = optimizer.accumulators(model.layer.values)
+    row.copy_(torch.tensor([0.1, 10.0, 0.4]))
+    col.copy_(torch.tensor([0.2, 10.0, 0.3, 0.1]))
+    # xi = 0.5 at step 25 of 100: k = floor(0.5 * 75/100 * 3) = 1
+    selector = SpielMA(modules, optimizer, UpdateSchedule(total_steps=100, interval=20, window=5, replace_rate=0.5))
+    return model.layer, optimizer, selector
+
+
+def test_spiel_ma_never_regrows_a_dropped_entry():
+    """SpIEL-MA grows only outside eta (§7.3.2; the reference's select_sm3): eq. 7.7 ranks the dropped
+    entry's row and column highest, but the entry is replaced, with phi = 0 at the new index."""
+    layer, _, selector = _ma_layer_with_accumulators()
+    report = selector.update(25)
+    assert report.layers["layer"].replaced == report.layers["layer"].dropped == 1
+    assert layer.indices.tolist() == [0, 9, 10]
+    assert layer.values.tolist() == pytest.approx([0.5, 0.0, -0.7])
+
+
+def test_sm3_accumulators_survive_drop_and_grow():
+    """Algorithm 3 initialises r and c once: drop/grow leaves them, and a grown entry's first SM3 step
+    starts from its row's and column's history, nu = min(r_i, c_j) + g^2 (docs/spiel.md)."""
+    layer, optimizer, selector = _ma_layer_with_accumulators()
+    before = [a.clone() for a in optimizer.accumulators(layer.values)]
+    selector.update(25)
+    assert all(torch.equal(a, b) for a, b in zip(optimizer.accumulators(layer.values), before))
+    layer.values.grad = torch.tensor([1.0, 2.0, 0.5])  # entries (0,0), (2,1) grown, (2,2)
+    optimizer.step()
+    nu = [min(0.1, 0.2) + 1.0, min(0.4, 10.0) + 4.0, min(0.4, 0.3) + 0.25]
+    expected = [0.5 - 0.1 * 1.0 / math.sqrt(nu[0]), -0.1 * 2.0 / math.sqrt(nu[1]), -0.7 - 0.1 * 0.5 / math.sqrt(nu[2])]
+    assert layer.values.tolist() == pytest.approx(expected)
+    row, col = optimizer.accumulators(layer.values)
+    assert row.tolist() == pytest.approx([max(0.1, nu[0]), 10.0, max(0.4, nu[1], nu[2])])
+    assert col.tolist() == pytest.approx([max(0.2, nu[0]), max(10.0, nu[1]), max(0.3, nu[2]), 0.1])
+
+
 def test_sm3_weight_decay_is_decoupled_towards_zero():
     values = nn.Parameter(torch.tensor([2.0]))
     optimizer = SparseSM3([(values, torch.tensor([0]), (1, 1))], lr=0.1, eps=0.0, weight_decay=0.5)
