@@ -11,7 +11,7 @@ STAMP := $(VENV)/.xlt-installed
 $(STAMP): pyproject.toml constraints.txt scripts/install_torch.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	bash scripts/install_torch.sh $(VENV)
-	$(PY) -m pip install -c constraints.txt -e ".[dev]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
+	$(PY) -m pip install -c constraints.txt -e ".[dev,eval]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
 	touch $(STAMP)
 
 install: $(STAMP)

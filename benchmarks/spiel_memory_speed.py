@@ -1,6 +1,9 @@
-"""Training memory and step time of SpIEL-AG, SpIEL-MA, LoRA and full fine-tuning (thesis §7.5.2,
-Table 7.4, Appendix E.5), side by side on the same Llama-shaped model, at an equal trainable-parameter
-count for the PEFT methods (SpIEL's d_phi = LoRA's r x sum(d_in + d_out)).
+"""Training memory and step time of SpIEL-AG, SpIEL-MA, LoRA (with and without dropout) and full
+fine-tuning (thesis §7.5.2, Table 7.4, Appendix E.5), side by side on the same Llama-shaped model, at an
+equal trainable-parameter count for the PEFT methods (SpIEL's d_phi = LoRA's r x sum(d_in + d_out)),
+and against the floor that any of them must pay: the frozen model's forward plus the backward of the
+input gradients only (``floor``: the token embeddings require the gradient, no weight does, no
+optimiser), so ``step / floor`` is what a method's weight gradients, optimiser and index updates cost.
 
 Every method runs in its own subprocess on identical random weights and token batches:
 
@@ -18,6 +21,10 @@ Ratios are printed relative to LoRA. The sparse backward (Appendix E.4) is what 
 ``--grad-mode dense`` measures the thesis's dense-then-gather implementation instead.
 
     python benchmarks/spiel_memory_speed.py [--hidden 512 --layers 2 --seq 256 --batch 2 --rank 4]
+                                            [--methods spiel_ag,spiel_ma,lora,lora_nodrop,full,floor]
+
+Real shapes (a GPU): ``--hidden 4096 --intermediate 11008 --heads 32 --layers 32 --vocab 32000 --seq 2048
+--batch 1 --rank 64 --dtype bfloat16 --device cuda``.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import subprocess
 import sys
 import time
 
-METHODS = ("spiel_ag", "spiel_ma", "lora", "full")
+METHODS = ("spiel_ag", "spiel_ma", "lora", "lora_nodrop", "full", "floor")
 
 
 def current_rss_mib() -> float:
@@ -54,19 +61,21 @@ def build_model(args: argparse.Namespace):
 
 
 def prepare(method: str, model, args: argparse.Namespace):
-    """(optimizer, selector or None, trainable count)."""
+    """(optimizer or None, selector or None, trainable count)."""
     import torch
 
     from xlt.methods.spiel.sparse_linear import attach_spiel, find_target_linears, lora_equivalent_budget
 
     for param in model.parameters():
         param.requires_grad_(method == "full")
+    if method == "floor":
+        return None, None, 0
     if method == "full":
         return torch.optim.AdamW(model.parameters(), lr=1e-5), None, sum(p.numel() for p in model.parameters())
-    if method == "lora":
+    if method in ("lora", "lora_nodrop"):
         from xlt.methods.peft.wrappers import attach_lora
 
-        lora = attach_lora(model, rank=args.rank, alpha=16, dropout=0.1)
+        lora = attach_lora(model, rank=args.rank, alpha=16, dropout=0.1 if method == "lora" else 0.0)
         params = list(lora.trainable_parameters().values())
         return torch.optim.AdamW(params, lr=1e-4), None, sum(p.numel() for p in params)
     from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
@@ -114,12 +123,18 @@ class Trainer:
         start = time.perf_counter()
         if self.selector is not None:
             self.selector.begin_micro_batch(step, True)
-        loss = self.model(input_ids=ids, labels=ids).loss
-        loss.backward()
+        if self.optimizer is None:  # the floor: gradients of the activations only, from the embeddings up
+            embeds = self.model.model.embed_tokens(ids).detach().requires_grad_(True)
+            loss = self.model(inputs_embeds=embeds, labels=ids).loss
+            loss.backward()
+        else:
+            loss = self.model(input_ids=ids, labels=ids).loss
+            loss.backward()
         if self.selector is not None:
             self.selector.before_optimizer_step(step)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        if self.optimizer is not None:
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
         if self.selector is not None:
             self.selector.after_optimizer_step(step)
         if self.cuda:
@@ -245,6 +260,7 @@ def main() -> None:
         return
     argv = [a for a in sys.argv[1:]]
     methods = args.methods.split(",")
+    load_before = os.getloadavg()[0]
     if args.device == "cuda":
         rows = {}
         for method in methods:
@@ -254,33 +270,35 @@ def main() -> None:
         rows = interleaved(methods, argv, args.steps)
     shape = (f"Llama-shaped: hidden {args.hidden}, intermediate {args.intermediate}, {args.layers} layers, "
              f"vocab {args.vocab}; batch {args.batch} x {args.seq} tokens, {args.dtype}, {args.device}, "
-             f"{args.threads} threads{', activation checkpointing' if args.checkpointing else ''}")
+             f"{args.threads} threads{', activation checkpointing' if args.checkpointing else ''}, "
+             f"load average {load_before:.1f} at the start")
     print(shape)
-    reference = rows.get("lora")
+    reference, floor = rows.get("lora"), rows.get("floor")
+
+    def ratio(value: float, base: float | None) -> str:
+        return f"{value / base:.2f}" if base else ""
+
     if args.device == "cuda":
-        print(f"{'method':10} {'trainable':>12} {'GiB limit':>10} {'max alloc':>10} {'step s':>8} {'mem/LoRA':>9} "
-              f"{'time/LoRA':>10}")
+        print(f"{'method':12} {'trainable':>12} {'GiB limit':>10} {'max alloc':>10} {'step s':>8} {'mem/LoRA':>9} "
+              f"{'time/LoRA':>10} {'step/floor':>11}")
         for method, row in rows.items():
-            ratios = ("", "")
-            if reference:
-                ratios = (f"{row['limit_gib'] / reference['limit_gib']:.2f}",
-                          f"{row['step_s'] / reference['step_s']:.2f}")
-            print(f"{method:10} {row['trainable']:12,d} {row['limit_gib']:10d} {row['max_allocated_gib']:10.1f} "
-                  f"{row['step_s']:8.3f} {ratios[0]:>9} {ratios[1]:>10}")
+            print(f"{method:12} {row['trainable']:12,d} {row['limit_gib']:10d} {row['max_allocated_gib']:10.1f} "
+                  f"{row['step_s']:8.3f} {ratio(row['limit_gib'], reference and reference['limit_gib']):>9} "
+                  f"{ratio(row['step_s'], reference and reference['step_s']):>10} "
+                  f"{ratio(row['step_s'], floor and floor['step_s']):>11}")
     else:
         # memory: peak RSS above the process's floor (interpreter + libraries), i.e. model + training;
         # overhead: peak RSS above the RSS with the model built (optimiser state, gradients, activations)
-        print(f"{'method':10} {'trainable':>12} {'peak MiB':>9} {'memory':>7} {'overhead':>9} {'step s':>8} "
-              f"{'mem/LoRA':>9} {'ovh/LoRA':>9} {'time/LoRA':>10}")
+        print(f"{'method':12} {'trainable':>12} {'peak MiB':>9} {'memory':>7} {'overhead':>9} {'step s':>8} "
+              f"{'mem/LoRA':>9} {'ovh/LoRA':>9} {'time/LoRA':>10} {'step/floor':>11}")
         for method, row in rows.items():
             memory, overhead = row["peak_mib"] - row["floor_mib"], row["peak_mib"] - row["baseline_mib"]
-            ratios = ("", "", "")
-            if reference:
-                ratios = (f"{memory / (reference['peak_mib'] - reference['floor_mib']):.2f}",
-                          f"{overhead / (reference['peak_mib'] - reference['baseline_mib']):.2f}",
-                          f"{row['step_s'] / reference['step_s']:.2f}")
-            print(f"{method:10} {row['trainable']:12,d} {row['peak_mib']:9.0f} {memory:7.0f} {overhead:9.0f} "
-                  f"{row['step_s']:8.3f} {ratios[0]:>9} {ratios[1]:>9} {ratios[2]:>10}")
+            lora = (reference["peak_mib"] - reference["floor_mib"], reference["peak_mib"] - reference["baseline_mib"],
+                    reference["step_s"]) if reference else (None, None, None)
+            print(f"{method:12} {row['trainable']:12,d} {row['peak_mib']:9.0f} {memory:7.0f} {overhead:9.0f} "
+                  f"{row['step_s']:8.3f} {ratio(memory, lora[0]):>9} {ratio(overhead, lora[1]):>9} "
+                  f"{ratio(row['step_s'], lora[2]):>10} {ratio(row['step_s'], floor and floor['step_s']):>11}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     print(json.dumps({"config": vars(args), "results": rows}))
 
 

@@ -191,3 +191,158 @@ def test_spiel_initial_indices_are_drawn_per_stage(tmp_path):
         mean += k_a * k_b / n
         variance += k_a * k_b * (n - k_a) * (n - k_b) / (n * n * (n - 1))
     assert abs(both - mean) < 5 * math.sqrt(variance), (both, mean)
+
+
+# ---------------------------------------------------------------------------- the one-pass sample select
+def _sorted_reference(scores: dict[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
+    """Vectorised brute force for large inputs: a stable sort of -score keeps (tensor, index) order."""
+    flat = torch.cat([s.flatten().float() for s in scores.values()])
+    mask = torch.zeros(flat.numel(), dtype=torch.bool)
+    mask[torch.sort(-flat, stable=True).indices[:k]] = True
+    return dict(zip(scores, torch.split(mask, [s.numel() for s in scores.values()])))
+
+
+class _Source:
+    """A score source with the optional ``into`` (buffer) and ``at`` (point sample) of the fast path;
+    ``sample_bias`` multiplies the point sample, to make the bracket miss on purpose."""
+
+    def __init__(self, scores: dict[str, torch.Tensor], sample_bias: float = 1.0):
+        self.scores, self.sample_bias = scores, sample_bias
+
+    def __call__(self, name: str, start: int, end: int) -> torch.Tensor:
+        return self.scores[name].flatten()[start:end]
+
+    def into(self, name: str, start: int, end: int, out: torch.Tensor) -> torch.Tensor:
+        return out.copy_(self.scores[name].flatten()[start:end])
+
+    def at(self, name: str, positions: torch.Tensor) -> torch.Tensor:
+        return self.scores[name].flatten()[positions] * self.sample_bias
+
+
+def _passes(monkeypatch) -> list[str]:
+    """Record which passes of the selection run."""
+    from xlt.methods.core import selection
+
+    ran: list[str] = []
+    for name in ("bracket_pass", "radix_bucket", "exact_threshold", "threshold_pass"):
+        method = getattr(selection._Selection, name)
+
+        def spy(self, *args, _method=method, _name=name):
+            ran.append(_name)
+            return _method(self, *args)
+
+        monkeypatch.setattr(selection._Selection, name, spy)
+    return ran
+
+
+@settings(max_examples=80, deadline=None)
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=5), data=st.data(),
+       levels=st.integers(1, 1000), chunk=st.integers(1, 70), sample_size=st.integers(1, 40),
+       workers=st.integers(1, 3), source=st.sampled_from(["plain", "into_at", "biased"]),
+       kernels=st.sampled_from(["numpy", "torch"]), tiny_caps=st.booleans())
+def test_sampled_topk_equals_brute_force(sizes, data, levels, chunk, sample_size, workers, source, kernels,
+                                         tiny_caps):
+    """The sampled bracket (total > sample_size), its fallbacks and both kernel sets pick exactly the
+    brute force's entries, ties included; ``biased`` makes the sample lie, so the bracket misses, and
+    ``tiny_caps`` sends the selection through the radix passes to the exact-threshold pass."""
+    from xlt.methods.core import selection
+
+    scores = {f"t{i}": torch.tensor(data.draw(st.lists(st.integers(0, levels), min_size=n, max_size=n)),
+                                    dtype=torch.float32) / 7 for i, n in enumerate(sizes)}
+    k = data.draw(st.integers(0, sum(sizes)))
+    score = {"plain": lambda n, a, b: scores[n][a:b], "into_at": _Source(scores),
+             "biased": _Source(scores, sample_bias=data.draw(st.sampled_from([0.0, 0.5, 3.0])))}[source]
+    saved = {name: getattr(selection, name) for name in ("_NUMPY_KERNELS", "MIN_CANDIDATE_CAP", "BUCKET_CANDIDATE_CAP")}
+    selection._NUMPY_KERNELS = kernels == "numpy"
+    if tiny_caps:
+        selection.MIN_CANDIDATE_CAP = selection.BUCKET_CANDIDATE_CAP = 0
+    try:
+        masks = topk_masks({n: s.numel() for n, s in scores.items()}, score, k, chunk_size=chunk,
+                           sample_size=sample_size, workers=workers)
+    finally:
+        for name, value in saved.items():
+            setattr(selection, name, value)
+    expected = _brute_force(scores, k)
+    assert sum(int(m.sum()) for m in masks.values()) == k
+    for name in scores:
+        assert torch.equal(masks[name], expected[name])
+
+
+def test_large_selection_takes_one_pass_and_is_exact(monkeypatch):
+    """Above the sample size the selection reads the scores once (the sampled bracket holds), with
+    the default blocks, and agrees with a full stable sort."""
+    ran = _passes(monkeypatch)
+    generator = torch.Generator().manual_seed(0)
+    before = {"emb": torch.randn(3000, 768, generator=generator), "w": torch.randn(768, 768, generator=generator),
+              "b": torch.randn(768, generator=generator)}
+    after = {n: t + 1e-3 * torch.randn(t.shape, generator=generator) for n, t in before.items()}
+    after["emb"][:1000] = before["emb"][:1000]  # untouched rows: exact zeros
+    k = 200_000
+    masks = lottery_ticket_masks(after, before, k)
+    assert ran == ["bracket_pass"]
+    expected = _sorted_reference({n: (after[n] - before[n]).abs() for n in after}, k)
+    assert all(torch.equal(masks[n], expected[n]) for n in after)
+
+
+def test_tied_threshold_falls_back_to_the_exact_radix_passes(monkeypatch):
+    """A mass of equal scores at the K-th value overflows the candidate caps: the radix passes find
+    the threshold and the ties are taken in (tensor, index) order."""
+    from xlt.methods.core import selection
+
+    ran = _passes(monkeypatch)
+    monkeypatch.setattr(selection, "MIN_CANDIDATE_CAP", 10)
+    monkeypatch.setattr(selection, "BUCKET_CANDIDATE_CAP", 10)
+    generator = torch.Generator().manual_seed(1)
+    scores = {"a": torch.rand(30_000, generator=generator), "b": torch.full((40_000,), 0.25),
+              "c": torch.rand(30_000, generator=generator)}
+    scores["c"][::3] = 0.25
+    k = sum(int((s > 0.25).sum()) for s in scores.values()) + 20_000  # 0.25, tied 50,000 times, is the K-th value
+    masks = topk_masks({n: s.numel() for n, s in scores.items()}, _Source(scores), k, sample_size=4096)
+    assert ran == ["bracket_pass", "radix_bucket", "exact_threshold", "threshold_pass"]
+    expected = _sorted_reference(scores, k)
+    assert all(torch.equal(masks[n], expected[n]) for n in scores)
+
+
+def test_missed_bracket_falls_back_to_the_radix_bucket(monkeypatch):
+    """A sample that misrepresents the scores (here: all zero) leaves too many candidates; the radix
+    bucket of the K-th value is the exact bracket of a second pass."""
+    from xlt.methods.core import selection
+
+    ran = _passes(monkeypatch)
+    monkeypatch.setattr(selection, "MIN_CANDIDATE_CAP", 10)
+    generator = torch.Generator().manual_seed(2)
+    scores = {"a": torch.rand(40_000, generator=generator), "b": torch.rand(7, 300, generator=generator)}
+    masks = topk_masks({n: s.numel() for n, s in scores.items()}, _Source(scores, sample_bias=0.0), 1234,
+                       sample_size=1000)
+    assert ran == ["bracket_pass", "radix_bucket", "bracket_pass"]
+    expected = _sorted_reference(scores, 1234)
+    assert all(torch.equal(masks[n], expected[n]) for n in scores)
+
+
+def test_negative_zero_ties_with_zero():
+    scores = {"a": torch.tensor([0.0, -0.0, 1.0, -0.0, 0.0]), "b": torch.tensor([-0.0, 2.0])}
+    for sample_size in (1, 100):
+        masks = topk_masks({"a": 5, "b": 2}, _Source(scores), 4, sample_size=sample_size)
+        assert masks["a"].tolist() == [True, True, True, False, False] and masks["b"].tolist() == [False, True]
+
+
+def test_selection_rejects_non_finite_or_negative_scores():
+    import pytest
+
+    for bad in (float("nan"), float("inf"), -1.0):
+        scores = {"a": torch.rand(5000), "b": torch.rand(100)}
+        scores["b"][17] = bad
+        for sample_size in (10, 10**6):  # the sampled and the exact path
+            with pytest.raises(ValueError, match="finite and non-negative"):
+                topk_masks({"a": 5000, "b": 100}, _Source(scores), 50, sample_size=sample_size)
+
+
+def test_random_masks_unchanged_by_the_one_pass_selection():
+    """rand-SFT masks (hence artifacts) are the ones the former three-pass radix select drew (hashes
+    computed with it): same per-block random scores, same exact top-K and tie order."""
+    import hashlib
+
+    shapes = {"emb": torch.Size([3_000_000]), "w": torch.Size([1_200_000]), "b": torch.Size([700])}
+    for k, digest in ((123_457, "336dccafe6a40585"), (2_000_000, "b1fc0b7d00a032f2")):
+        masks = random_masks(shapes, k, seed=7)
+        assert hashlib.sha256(b"".join(m.numpy().tobytes() for m in masks.values())).hexdigest()[:16] == digest

@@ -103,6 +103,63 @@ def test_sparse_delta_gradient_in_bfloat16_inputs():
     assert torch.allclose(got, (dy.float().t() @ x.float()).reshape(-1)[flat], atol=1e-4)
 
 
+def test_dense_then_gather_baseline_stays_in_the_run_dtype():
+    """The thesis's dense X^T dY (eq. 7.4) is computed in the backward pass's dtype, as autograd would:
+    a bfloat16 run is not handicapped by a float32 GEMM (issue 14, item 3)."""
+    torch.manual_seed(0)
+    x, dy = torch.randn(16, 32), torch.randn(16, 8)
+    assert dense_delta_grad(x, dy).dtype == torch.float32
+    dense = dense_delta_grad(x.bfloat16(), dy.bfloat16())
+    assert dense.dtype == torch.bfloat16
+    assert torch.allclose(dense.float(), dy.t() @ x, atol=0.1, rtol=0.02)
+    assert dense_delta_grad(x, dy.bfloat16()).dtype == torch.bfloat16  # autocast: float32 input, bf16 grad
+
+
+def test_sparse_mode_takes_phi_gradient_from_the_sparse_kernel_even_in_a_dense_window(monkeypatch):
+    """In a bfloat16 run the window's dense gradient is bfloat16; phi's own gradient still comes from
+    the float32 sparse kernel, and the window's statistics are kept in float32."""
+    torch.manual_seed(0)
+    linear = nn.Linear(32, 8).bfloat16()
+    layer = SpielLinear(linear, torch.randperm(256)[:40], values_dtype=torch.float32)
+    modules = SpielModules(nn.Sequential(layer), {"0": layer})
+    selector = SpielAG(modules, SpielAdamW(modules.parameters(), lr=1e-3), UpdateSchedule(10, 5, 2))
+    selector.begin_micro_batch(1, True)  # the window's first micro-batch: the dense gradient is observed
+    x = torch.randn(16, 32).bfloat16().requires_grad_(True)
+    out = layer(x)
+    upstream = torch.randn_like(out)
+    out.backward(upstream)
+    expected = (upstream.float().t() @ x.detach().float()).reshape(-1)[layer.indices.long()]
+    assert torch.allclose(layer.values.grad, expected, atol=1e-3)
+    window = selector.windows["0"]
+    assert window.step_grad.dtype == window.grad_sum.dtype == torch.float32
+
+
+def test_sampled_addmm_failure_warns_once_with_the_reason(monkeypatch, caplog):
+    """The process-wide fallback to the chunked gather is announced once per device, saying why."""
+    import logging
+
+    import xlt.methods.spiel.sparse_linear as spiel
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("sampled_addmm: no kernel for this backend\nmore detail")
+
+    monkeypatch.setattr(spiel, "_SDDMM_OK", {})
+    monkeypatch.setattr(torch.sparse, "sampled_addmm", broken)
+    torch.manual_seed(0)
+    x, dy = torch.randn(6, 10), torch.randn(6, 7)
+    flat = torch.sort(torch.randperm(70)[:20]).values
+    pattern = CSRPattern.from_flat(flat, (7, 10))
+    with caplog.at_level(logging.WARNING, logger="xlt.methods.spiel.sparse_linear"):
+        first = sparse_delta_grad(x, dy, pattern)
+        second = sparse_delta_grad(x, dy, pattern)
+    warnings = [r.getMessage() for r in caplog.records if "sampled_addmm" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "cpu" in warnings[0] and "RuntimeError" in warnings[0] and "no kernel for this backend" in warnings[0]
+    assert "chunked gather" in warnings[0]
+    expected = (dy.t() @ x).reshape(-1)[flat]
+    assert torch.allclose(first, expected, atol=1e-5) and torch.equal(first, second)
+
+
 # ----------------------------------------------------------------------------- budget
 def test_budget_is_proportional_exact_and_lora_equivalent():
     parts = allocate_budget({"a": 100, "b": 300, "c": 7}, 41)
@@ -258,6 +315,49 @@ def test_sm3_update_and_growth_score_hand_computed():
     candidates, scores = selector.growth_candidates(model.layer, 2, indices)
     assert candidates.tolist() == [5, 3]  # products 100 and 36 (16 is third)
     assert scores.tolist() == pytest.approx([100 ** 0.25, 36 ** 0.25])
+
+
+def _ma_layer_with_accumulators():
+    """A 3x4 layer with entries (0,0), (1,1), (2,2) = flat 0, 5, 10; |phi| smallest at flat 5. SM3's
+    accumulators make the dropped entry's own (1,1) the best-scoring position (r_1 c_1 = 100), then
+    (2,1) = flat 9 (r_2 c_1 = 4), (1,2) = flat 6 (3)."""
+    model = nn.Module()
+    model.layer = SpielLinear(nn.Linear(4, 3), torch.tensor([0, 5, 10]), torch.tensor([0.5, 0.001, -0.7]))
+    modules = SpielModules(model, {"layer": model.layer})
+    optimizer = SparseSM3([(model.layer.values, model.layer.indices, model.layer.shape)], lr=0.1, eps=0.0)
+    row, col = optimizer.accumulators(model.layer.values)
+    row.copy_(torch.tensor([0.1, 10.0, 0.4]))
+    col.copy_(torch.tensor([0.2, 10.0, 0.3, 0.1]))
+    # xi = 0.5 at step 25 of 100: k = floor(0.5 * 75/100 * 3) = 1
+    selector = SpielMA(modules, optimizer, UpdateSchedule(total_steps=100, interval=20, window=5, replace_rate=0.5))
+    return model.layer, optimizer, selector
+
+
+def test_spiel_ma_never_regrows_a_dropped_entry():
+    """SpIEL-MA grows only outside eta (§7.3.2; the reference's select_sm3): eq. 7.7 ranks the dropped
+    entry's row and column highest, but the entry is replaced, with phi = 0 at the new index."""
+    layer, _, selector = _ma_layer_with_accumulators()
+    report = selector.update(25)
+    assert report.layers["layer"].replaced == report.layers["layer"].dropped == 1
+    assert layer.indices.tolist() == [0, 9, 10]
+    assert layer.values.tolist() == pytest.approx([0.5, 0.0, -0.7])
+
+
+def test_sm3_accumulators_survive_drop_and_grow():
+    """Algorithm 3 initialises r and c once: drop/grow leaves them, and a grown entry's first SM3 step
+    starts from its row's and column's history, nu = min(r_i, c_j) + g^2 (docs/spiel.md)."""
+    layer, optimizer, selector = _ma_layer_with_accumulators()
+    before = [a.clone() for a in optimizer.accumulators(layer.values)]
+    selector.update(25)
+    assert all(torch.equal(a, b) for a, b in zip(optimizer.accumulators(layer.values), before))
+    layer.values.grad = torch.tensor([1.0, 2.0, 0.5])  # entries (0,0), (2,1) grown, (2,2)
+    optimizer.step()
+    nu = [min(0.1, 0.2) + 1.0, min(0.4, 10.0) + 4.0, min(0.4, 0.3) + 0.25]
+    expected = [0.5 - 0.1 * 1.0 / math.sqrt(nu[0]), -0.1 * 2.0 / math.sqrt(nu[1]), -0.7 - 0.1 * 0.5 / math.sqrt(nu[2])]
+    assert layer.values.tolist() == pytest.approx(expected)
+    row, col = optimizer.accumulators(layer.values)
+    assert row.tolist() == pytest.approx([max(0.1, nu[0]), 10.0, max(0.4, nu[1], nu[2])])
+    assert col.tolist() == pytest.approx([max(0.2, nu[0]), max(10.0, nu[1]), max(0.3, nu[2]), 0.1])
 
 
 def test_sm3_weight_decay_is_decoupled_towards_zero():

@@ -15,6 +15,13 @@ nu = min(r_i, c_j) + g^2, r_i <- max(r_i, nu), c_j <- max(c_j, nu), update g / s
 It keeps r + c numbers per matrix instead of Adam's 2 per entry, and its accumulators are what
 SpIEL-MA's growth criterion reads (eq. 7.7). Weight decay on phi is decoupled, towards 0, i.e.
 towards the pre-trained weights.
+
+Drop/grow leaves r and c as they are (Algorithm 3 initialises them once, lines 6-7; so does the
+reference code): a newly grown entry (i, j) starts from nu = min(r_i, c_j) + g^2, the row's and
+column's history, i.e. with a conservative step. SM3's invariant, nu >= the entry's summed squared
+gradients, still holds (its gradients while inactive were zero), whereas resetting r_i or c_j would
+shrink nu for the retained entries of that row or column, enlarge their steps, and erase the
+long-run statistics SpIEL-MA's growth ranks by.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ eq. E.1), rounded down. Updates after the last step T do not happen.
 Drop/grow (both variants): DROP the k entries with the smallest |phi| (the least change from the
 pre-trained weights); GROW the k best-scoring candidates that are not among the retained
 entries. A dropped entry that is also chosen for growth simply stays (with its value and
-optimiser state); every other grown entry starts at phi = 0. Candidates with a zero score are
+optimiser state; only SpIEL-AG's candidates can include dropped entries, see SpIEL-MA below);
+every other grown entry starts at phi = 0. Candidates with a zero score are
 never grown, so an update may replace fewer than k entries; the budget never changes and no
 index is ever duplicated. Entries are kept sorted by index (the CSR pattern of the sparse
 backward needs it) and per-entry optimiser state is permuted along.
@@ -23,7 +24,16 @@ grown entries are seeded from the window's mean and mean square with age gamma (
 
 SpIEL-MA: the score of an inactive entry (i, j) is (r_i c_j)^(1/4) from SM3's accumulators
 (eq. 7.7), ranked in row chunks so that no more than one chunk of one layer's scores exists at
-a time; no statistics are kept between updates.
+a time; no statistics are kept between updates. Growth ranks only entries outside eta, the
+just-dropped ones included (as the reference code's ``select_sm3``): eq. 7.7 scores a row and a
+column, not the entry, and a dropped entry's row and column are exactly those whose accumulators its
+own updates raised, so admitting it would mostly undo the drop on evidence about its neighbours
+(AG's score is the entry's own window gradient, so AG keeps the regrown-in-place rule). Every
+dropped entry therefore gets a new index and phi = 0 (unless fewer candidates with a positive score
+exist). SM3's accumulators are not reset by drop/grow (Algorithm 3 initialises r and c once, lines
+6-7): they are the long-run memory that growth ranks by, they bound every entry's summed squared
+gradient as SM3 requires (a grown entry's earlier gradients are zero), and lowering them would
+enlarge the steps of the retained entries sharing the row or column (xlt.methods.spiel.optim).
 
 Checkpointing: the selectors' ``state_dict``/``load_state_dict`` carry what lives between
 optimiser steps (grown_at, the update reports and, for AG, the open windows), so that a phase
@@ -349,7 +359,7 @@ class SpielAG(_Selector):
         flat = grad.view(-1)
         k = min(self.num_candidates[name], flat.numel())
         candidates = torch.sort(torch.topk(flat.abs(), k, sorted=False).indices).values
-        step_grad = flat[candidates].clone()
+        step_grad = flat[candidates].float()  # window statistics in float32, whatever the run's dtype
         self.windows[name] = _Window(candidates, CSRPattern.from_flat(candidates, layer.shape), step_grad,
                                      torch.zeros_like(step_grad), torch.zeros_like(step_grad))
         self._dense_pending.discard(name)
@@ -411,12 +421,12 @@ class SpielMA(_Selector):
         self.chunk_elements = chunk_elements
 
     def growth_candidates(self, layer: SpielLinear, k: int,
-                          retained: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-k inactive entries by (r_i c_j)^(1/4) (flat indices, scores)."""
+                          exclude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-k entries by (r_i c_j)^(1/4) outside the sorted flat indices ``exclude`` (flat indices, scores)."""
         row, col = self.optimizer.accumulators(layer.values)
         row = self.reducer.mean_(row.clone())
         col = self.reducer.mean_(col.clone())
-        index, product = top_outer_product(row, col, k, retained, self.chunk_elements)
+        index, product = top_outer_product(row, col, k, exclude, self.chunk_elements)
         return index, product.clamp(min=0).pow(0.25)
 
     @torch.no_grad()
@@ -426,10 +436,8 @@ class SpielMA(_Selector):
             k = self.schedule.num_replacements(step, layer.num_entries)
             if k == 0:
                 continue
-            drop = torch.sort(layer.values.detach().abs().float(), stable=True).indices[:k]
-            retained = torch.ones(layer.num_entries, dtype=torch.bool, device=layer.indices.device)
-            retained[drop] = False
-            candidates, scores = self.growth_candidates(layer, k, layer.indices[retained])
+            # growth over the entries outside eta: the dropped ones are not candidates (module docstring)
+            candidates, scores = self.growth_candidates(layer, k, layer.indices)
             result = drop_and_grow(layer.indices, layer.values, k, candidates, scores)
             report.layers[name] = self._apply(name, layer, result, step, None)
         return report

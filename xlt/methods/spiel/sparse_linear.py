@@ -25,6 +25,7 @@ the targets (2,498,560 per rank for Llama-2-7B).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from torch import nn
 from xlt.methods.core.sft import INT32_LIMIT, SparseDelta, SparseFineTuning
 
 GRAD_MODES = ("sparse", "dense")
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- base layers
@@ -149,6 +151,8 @@ class CSRPattern:
 
 
 _SDDMM_OK: dict[str, bool] = {}
+"""Per device type: whether ``torch.sparse.sampled_addmm`` works there. After its first failure on a
+device type the process uses the chunked fallback there, with one warning that says why."""
 
 
 def sparse_delta_grad(x: torch.Tensor, dy: torch.Tensor, pattern: CSRPattern) -> torch.Tensor:
@@ -171,8 +175,12 @@ def sparse_delta_grad(x: torch.Tensor, dy: torch.Tensor, pattern: CSRPattern) ->
                                                    torch.zeros(n, dtype=torch.float32, device=x.device),
                                                    size=pattern.shape, check_invariants=False)
                 return torch.sparse.sampled_addmm(template, dy_t, x_cols, beta=0.0).values()
-        except (RuntimeError, NotImplementedError):
-            _SDDMM_OK[device] = False  # e.g. a device without the kernel: use the chunked fallback
+        except (RuntimeError, NotImplementedError) as error:
+            _SDDMM_OK[device] = False
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            log.warning("SpIEL: torch.sparse.sampled_addmm failed on %s (%s: %s); the sparse delta gradient "
+                        "(Appendix E.4) uses the slower chunked gather for the rest of this process",
+                        device, type(error).__name__, reason)
     return _gathered_delta_grad(x, dy, pattern)
 
 
@@ -192,8 +200,10 @@ def _gathered_delta_grad(x: torch.Tensor, dy: torch.Tensor, pattern: CSRPattern,
 
 
 def dense_delta_grad(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """The dense ``out x in`` gradient dY^T X (float32): what eq. 7.4 gathers from."""
-    return dy.float().t() @ x.float()
+    """The dense ``out x in`` gradient dY^T X that eq. 7.4 gathers from, in the backward pass's dtype
+    (``dy``'s: bfloat16 in a bfloat16 run, as autograd computes a linear layer's weight gradient there,
+    with float32 accumulation inside the GEMM), so the thesis's implementation is measured as it ran."""
+    return dy.t() @ x.to(dy.dtype)
 
 
 # ----------------------------------------------------------------------------- the layer
@@ -349,10 +359,11 @@ class SpielLinear(nn.Module):
         """Gradient of phi from a ``b x in`` input and ``b x out`` output gradient (E.4)."""
         observer = self.observer
         wants_dense = observer is not None and observer.wants_dense(self)
-        if wants_dense or self.grad_mode == "dense":
-            dense = dense_delta_grad(x, dy)
+        dense = dense_delta_grad(x, dy) if wants_dense or self.grad_mode == "dense" else None
+        if self.grad_mode == "dense":
+            assert dense is not None
             grad = dense.view(-1)[self.indices.long()]
-        else:
+        else:  # also when the observer takes the dense gradient: phi's gradient always comes from one kernel
             grad = sparse_delta_grad(x, dy, self.pattern())
         if wants_dense:
             observer.observe_dense(self, dense)

@@ -12,7 +12,8 @@ Stages:
    hub splits) by the built-in log-likelihood evaluator; ``evaluate_base`` adds ``eval_base/<set>``,
    the "Original" rows;
 3. ``harness`` (``evaluation``): lm-evaluation-harness tasks (MMLU, GSM, BBH, TyDiQA, HumanEval)
-   when ``lm-eval`` is installed and the data are not the bundled samples;
+   when ``lm-eval`` is installed and the data are not the bundled samples (local tasks from
+   ``harness.include_path`` run on samples too);
 4. ``export`` (``export``, optional): the merged model written with ``save_pretrained``.
 """
 
@@ -72,7 +73,7 @@ def plan_instruction_tuning(exp: Any, cfg: InstructionTuningConfig) -> Plan:
         stages += base.values()
     harness_note = None
     if cfg.harness.tasks:
-        if exp.data.use_samples:
+        if exp.data.use_samples and cfg.harness.include_path is None:
             harness_note = "skipped: the harness needs the real benchmarks (bundled samples in use)"
         elif not harness_available():
             harness_note = "skipped: lm-eval is not installed (pip install xlt[eval])"

@@ -20,6 +20,7 @@ from xlt.pipeline.data_config import DataConfig, check_exists
 from xlt.pipeline.runner import Stage, StageContext
 from xlt.pipeline.stages import check_data, load_module
 from xlt.tasks import build_task
+from xlt.utils.hashing import directory_hash
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,18 @@ class HarnessConfig:
     tasks: list[HarnessTask] = field(default_factory=list)
     batch_size: int = 1
     confirm_run_unsafe_code: bool = False  # HumanEval executes generated code
+    include_path: str | None = None  # a folder of local task YAMLs (e.g. xlt.eval.harness.SAMPLE_TASKS)
+
+    def include_fingerprint(self) -> str | None:
+        """Content hash of the files under ``include_path`` (its task YAMLs and what sits beside them;
+        Python caches excluded), so that editing a local task invalidates the harness stage."""
+        if self.include_path is None:
+            return None
+        folder = Path(self.include_path).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"recipe.harness.include_path: {self.include_path} is not a folder")
+        caches = [str(f.relative_to(folder)) for f in folder.rglob("*") if "__pycache__" in f.parts]
+        return directory_hash(folder, exclude=caches)
 
 
 def _family(exp: Any) -> Any:
@@ -136,6 +149,8 @@ def _evaluate(exp: Any, target: str, test: DataLocation, fewshot: DataLocation |
 def harness_stage(exp: Any, cfg: HarnessConfig, modules: dict[str, Stage]) -> Stage:
     spec = {**exp.model_spec(), "task": exp.task_cfg, "harness": [vars(t) for t in cfg.tasks],
             "method": exp.task_module.method, "quantize": module_quantization(exp.task_module)}
+    if cfg.include_path is not None:  # keys of runs without local tasks stay as they were
+        spec["harness_include"] = cfg.include_fingerprint()
     inputs = {f"module{i}": stage for i, stage in enumerate(modules.values())}
     return Stage("evaluation", "harness", spec, partial(_harness, exp, cfg), inputs)
 
@@ -145,7 +160,8 @@ def _harness(exp: Any, cfg: HarnessConfig, ctx: StageContext) -> dict[str, Any]:
     model = _model(exp, family, module_quantization(exp.task_module))
     _attach_all(exp, model, ctx)
     model.backbone.eval()
-    return run_harness(model.backbone, exp.tokenizer, cfg.tasks, cfg.batch_size, cfg.confirm_run_unsafe_code)
+    return run_harness(model.backbone, exp.tokenizer, cfg.tasks, cfg.batch_size, cfg.confirm_run_unsafe_code,
+                       cfg.include_path)
 
 
 def export_stage(exp: Any, modules: dict[str, Stage]) -> Stage:
