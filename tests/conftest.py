@@ -43,6 +43,14 @@ def llama_path(cache_dir) -> str:
     return str(build_tiny_model("llama", {}, cache_dir))
 
 
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory, cache_dir):
+    """The session's smoke runs of experiments, over one shared artifact store (tests/helpers.py)."""
+    from tests.helpers import SmokeRuns
+
+    return SmokeRuns(tmp_path_factory.mktemp("smoke"), cache_dir)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """What the real-SLURM tests did (installed packages, job ids): shown even when they pass."""
     from tests import slurm_cluster

@@ -43,3 +43,35 @@ def start_launch(args: list[str], cache: Path, env: dict[str, str] | None = None
 
 def read_json(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
+
+
+class SmokeRun:
+    """One ``+experiment=NAME +profile=smoke`` run of :class:`SmokeRuns`."""
+
+    def __init__(self, experiment: str, process: subprocess.CompletedProcess, run_dir: Path):
+        self.experiment, self.process, self.run_dir = experiment, process, run_dir
+
+    def results(self) -> dict[str, Any]:
+        """results.json of the run, which must have exited with 0."""
+        assert self.process.returncode == 0, f"{self.experiment}: exit {self.process.returncode}\n" \
+                                             f"{self.process.stderr[-3000:]}"
+        return read_json(self.run_dir / "results.json")
+
+
+class SmokeRuns:
+    """Smoke runs of the experiments sharing one artifact store (as the jobs of a real project do: stages
+    that experiments share, such as language modules and the MAD-G generator, are built once), each
+    experiment launched at most once per session, so that tests that need an experiment's run (a sweep
+    that reuses its artifacts) read the every-experiment test's run instead of launching their own."""
+
+    def __init__(self, root: Path, cache: Path):
+        self.root, self.cache = root, cache
+        self._runs: dict[str, SmokeRun] = {}
+
+    def run(self, experiment: str, timeout: int = 3600) -> SmokeRun:
+        if experiment not in self._runs:
+            run_dir = self.root / "runs" / experiment
+            process = launch([f"+experiment={experiment}", "+profile=smoke", f"paths.root={self.root}",
+                              f"hydra.run.dir={run_dir}"], self.cache, timeout=timeout)
+            self._runs[experiment] = SmokeRun(experiment, process, run_dir)
+        return self._runs[experiment]

@@ -137,29 +137,12 @@ def test_madx_fallback_uses_the_closest_pool_language(tmp_path, cache_dir, monke
 
 
 # ---------------------------------------------------------------------------- the experiments as configured
+# (every experiment's smoke run and what it must report: tests/test_experiments.py)
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["madx_americasnli", "madg_americasnli", "madg_ft"])
-def test_smoke_experiment_has_a_metric_for_every_target(experiment, tmp_path, cache_dir):
-    result = launch([f"+experiment={experiment}", "+profile=smoke", f"paths.root={tmp_path}",
-                     f"hydra.run.dir={tmp_path / 'run'}"], cache_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = read_json(tmp_path / "run" / "results.json")
-    assert set(results["languages"]) == set(AMERICASNLI)
-    assert all("accuracy" in results["languages"][lang] for lang in AMERICASNLI)
-    if experiment != "madx_americasnli":
-        unseen = [lang for lang, info in results["typology"].items() if not info["seen_by_generator"]]
-        assert sorted(unseen) == ["bzd", "cni", "hch", "oto", "shp", "tar"]
-
-
-@pytest.mark.slow
-def test_smoke_madg_train_and_the_words_sweep(tmp_path, cache_dir):
-    result = launch(["+experiment=madg_train", "+profile=smoke", f"paths.root={tmp_path}",
-                     f"hydra.run.dir={tmp_path / 'run'}"], cache_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert set(read_json(tmp_path / "run" / "results.json")["languages"]) == {
-        "en", "aym", "gn", "nah", "quy", "eu", "fi", "tr", "mt"}
+def test_the_words_sweep_shares_madg_trains_generator(smoke_runs, tmp_path, cache_dir):
+    smoke_runs.run("madg_train").results()  # the every-experiment test's run, or launched here
     sweep = launch(["-m", "--config-dir", "sweeps", "--config-name", "madg_ft_words", "+profile=smoke",
-                    "data.targets=[bzd]", f"paths.root={tmp_path}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                    "data.targets=[bzd]", f"paths.root={smoke_runs.root}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
                    cache_dir, timeout=1200)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     jobs = sorted((tmp_path / "sweep").glob("[0-9]*/results.json"))

@@ -186,28 +186,11 @@ def test_madg_train_reports_what_its_generated_adapters_say(tmp_path, cache_dir,
 
 
 # ---------------------------------------------------------------------------- slow: the experiments as configured
+# (every experiment's smoke run, and what chapter 3's must report: tests/test_experiments.py)
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["madg_ud_dp", "madg_ud_pos_multisource", "madx_ud_pos",
-                                        "madx_ud_dp_multisource"])
-def test_chapter_3_experiment_smoke_run_scores_every_sample_target(experiment, tmp_path_factory, cache_dir):
-    root = tmp_path_factory.getbasetemp() / "chapter3"
-    run_dir = root / "runs" / experiment
-    result = launch([f"+experiment={experiment}", "+profile=smoke", f"paths.root={root}",
-                     f"hydra.run.dir={run_dir}"], cache_dir, timeout=1800)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = read_json(run_dir / "results.json")
-    task = "pos" if "pos" in experiment else "dp"
-    assert set(results["languages"]) == {"ar", "mt", "myv", "fo", "bam"}
-    assert all(METRICS[task] <= set(values) for values in results["languages"].values())
-    assert results["sources"] == (SOURCES if experiment.endswith("multisource") else ["en"])
-    if experiment.startswith("madx"):
-        assert results["language_modules"]["fo"] == closest_language("fo", [*SOURCES, *MADG_SEEN])
-
-
-@pytest.mark.slow
-def test_madg_ft_ud_sweep_smoke(tmp_path, cache_dir):
+def test_madg_ft_ud_sweep_smoke(smoke_runs, tmp_path, cache_dir):
     result = launch(["-m", "--config-dir", "sweeps", "--config-name", "madg_ft_ud_words", "+profile=smoke",
-                     "recipe.finetune.words=300", "data.targets=[fo]", f"paths.root={tmp_path}",
+                     "recipe.finetune.words=300", "data.targets=[fo]", f"paths.root={smoke_runs.root}",
                      f"hydra.sweep.dir={tmp_path / 'sweep'}"], cache_dir, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [read_json(job) for job in sorted((tmp_path / "sweep").glob("[0-9]*/results.json"))]

@@ -2,8 +2,9 @@
 bundled samples): results.json holds the task's metric keys for every target and the average.
 
 The default suite runs every new task family once without language modules (one process, a Hydra
-multirun) and one reduced multi-source run with language modules; the complete experiments and
-the sweeps are marked slow and share one artifact store, as jobs of a real project would.
+multirun) and one reduced multi-source run with language modules; the sweeps are marked slow and share
+the artifact store of the every-experiment smoke runs (tests/test_experiments.py, which checks the
+complete experiments with :func:`check_results`), as jobs of a real project would.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from xlt.pipeline.recipes import plan_experiment
 METRICS = {"pos": {"accuracy"}, "dp": {"uas", "las"}, "ner": {"f1", "precision", "recall"}, "nli": {"accuracy"},
            "qa": {"f1", "exact_match"}, "sa": {"macro_f1"}}
 EXPERIMENTS = {  # experiment -> (task, number of targets)
-    "ltsft_ud_pos": ("pos", 16), "ltsft_ud_dp": ("dp", 16), "ltsft_masakhaner": ("ner", 9),
-    "ltsft_ud_dp_multisource": ("dp", 16), "ltsft_americasnli_multisource": ("nli", 10),
+    "ltsft_americasnli": ("nli", 10), "ltsft_ud_pos": ("pos", 16), "ltsft_ud_dp": ("dp", 16),
+    "ltsft_masakhaner": ("ner", 9), "ltsft_ud_dp_multisource": ("dp", 16), "ltsft_americasnli_multisource": ("nli", 10),
     "ltsft_xquad_multisource": ("qa", 5), "ltsft_nusax": ("sa", 10),
 }
 
@@ -117,26 +118,11 @@ def test_baselines_and_variants_plan(experiment, variant, tmp_path, cache_dir, m
         assert len(task.inputs) == 11
 
 
-# ---------------------------------------------------------------------------- slow: complete runs
+# ---------------------------------------------------------------------------- slow: the sweeps
 @pytest.fixture(scope="module")
-def shared_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("chapter4")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
-def test_experiment_smoke_run_writes_every_target(experiment, shared_root, cache_dir):
-    run_dir = shared_root / "runs" / experiment
-    result = launch([f"+experiment={experiment}", "+profile=smoke", f"paths.root={shared_root}",
-                     f"hydra.run.dir={run_dir}"], cache_dir, timeout=1200)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = read_json(run_dir / "results.json")
-    check_results(results, experiment)
-    lang_stages = {label for label in results["stages"] if label.startswith("lang/")}
-    expected = set(results["sources"]) | set(results["languages"])
-    expected -= {"nij"}  # Ngaju has no language module (Table 6.1)
-    assert lang_stages == {f"lang/{lang}" for lang in expected}
-    assert results["modules"]["lang_module"]["trained_k"] > 0
+def shared_root(smoke_runs):
+    """The every-experiment smoke runs' artifact store: the sweeps reuse what those runs built."""
+    return smoke_runs.root
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ directories peft writes (``adapter/``) plus ``module.json`` (base model and hash
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,13 @@ class PeftModule:
         (directory / "module.json").write_text(json.dumps(self.meta, indent=2) + "\n")
 
     def attach(self, model: TaskModel, with_head: bool) -> Any:
-        if self.directory is None:
-            raise ArtifactError("a peft module must be saved before it is attached")
-        return merge_adapters(model.backbone, [self.directory / "adapter"])
+        if self.directory is not None:
+            return merge_adapters(model.backbone, [self.directory / "adapter"])
+        # a module fresh from training: peft merges from a saved adapter, so write it to a scratch dir
+        # (merging reads it into memory: the handle does not need the files)
+        with tempfile.TemporaryDirectory(prefix="xlt-peft-") as scratch:
+            self.attachment.save(scratch)
+            return merge_adapters(model.backbone, [scratch])
 
     def check_base(self, base_hash: str | None, where: str) -> None:
         expected = self.meta.get("base_hash")
