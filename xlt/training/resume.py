@@ -47,6 +47,7 @@ import torch
 
 from xlt.data.sampling import SeededBatchSampler
 from xlt.errors import ArtifactError
+from xlt.training.distributed import current_world
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,7 +129,8 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 class StageScratch:
     """Persistent scratch of one stage build: phase checkpoints and phase outcomes.
 
-    ``StageScratch(None)`` is a no-op (nothing persisted, nothing resumed).
+    ``StageScratch(None)`` is a no-op (nothing persisted, nothing resumed). With several ranks
+    (xlt.training.distributed) every rank reads it and only rank 0 writes.
     """
 
     def __init__(self, directory: str | Path | None):
@@ -154,11 +156,16 @@ class StageScratch:
             log.info("reusing %s from an earlier attempt (%s)", name, path)
             return torch.load(path, weights_only=True, map_location="cpu")
         value = compute()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save(value, path)
+        if current_world().is_zero:  # the other ranks compute the same value (their replicas are rank 0's)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save(value, path)
         return value
 
     # ------------------------------------------------------------------ finished phases
+    def phase_finished(self, phase: str) -> bool:
+        directory = self.phase_dir(phase)
+        return directory is not None and (directory / PHASE_DONE).exists()
+
     def phase_result(self, phase: str, model: torch.nn.Module) -> dict[str, Any] | None:
         """If ``phase`` finished in an earlier attempt: load its final trained state (parameters
         and trained buffers) into ``model`` and return its saved result; else None."""
@@ -175,7 +182,7 @@ class StageScratch:
 
     def save_phase_result(self, phase: str, model: torch.nn.Module, result: Any) -> None:
         directory = self.phase_dir(phase)
-        if directory is None:
+        if directory is None or not current_world().is_zero:
             return
         result = asdict(result) if hasattr(result, "__dataclass_fields__") else result
         atomic_torch_save({"state": trainable_state(model), "result": result}, directory / PHASE_DONE)
@@ -260,6 +267,14 @@ class ResumableTraining(L.Callback):
 
     # ------------------------------------------------------------------ saving
     def _due(self, trainer: L.Trainer) -> bool:
+        """Whether to checkpoint now; with several ranks, when any rank says so (its clock or a signal it
+        received), so that all of them save at the same step (saving is a collective)."""
+        due = self._due_here(trainer)
+        if trainer.world_size > 1:
+            due = bool(trainer.strategy.reduce_boolean_decision(due, all=False))
+        return due
+
+    def _due_here(self, trainer: L.Trainer) -> bool:
         if self._preempted is not None or trainer.received_sigterm:
             return True
         if trainer.global_step == self._last_save_step:
@@ -310,7 +325,9 @@ class ResumableTraining(L.Callback):
         epoch, consumed = trainer.fit_loop.epoch_progress.current.processed, progress.ready
         if consumed >= trainer.num_training_batches:
             epoch, consumed = epoch + 1, 0
-        checkpoint["xlt_resume"] = {"sampler": {"epoch": epoch, "batches_done": consumed}, "rng": rng_states()}
+        states = current_world().gather(rng_states())  # every rank's own stream (dropout), in rank order
+        checkpoint["xlt_resume"] = {"sampler": {"epoch": epoch, "batches_done": consumed}, "rng": states[0],
+                                    **({"rng_ranks": states} if len(states) > 1 else {})}
 
     # ------------------------------------------------------------------ loading
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
@@ -323,7 +340,12 @@ class ResumableTraining(L.Callback):
             raise ArtifactError(f"{self.checkpoint}: holds other trainable parameters than this phase has "
                                 f"(e.g. {different[0]!r}); delete {self.directory.parent} to start the stage over")
         self.sampler.resume_at(state["sampler"]["epoch"], state["sampler"]["batches_done"])
-        self._pending_rng = state["rng"]
+        world = current_world()
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        if len(ranks) != world.size:
+            raise ArtifactError(f"{self.checkpoint}: written by {len(ranks)} process(es), resumed by {world.size}; "
+                                f"delete {self.directory.parent} to start the stage over")
+        self._pending_rng = ranks[world.rank]
         self._last_save_step = checkpoint.get("global_step", -1)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
