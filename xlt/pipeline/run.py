@@ -43,20 +43,19 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
     trainer = experiment.trainer
     # several devices: one process each (Lightning's launcher); rank 0 owns the pipeline (xlt.training.distributed)
     world = start_world(trainer.devices, trainer.accelerator, trainer.strategy, run_dir)
-    try:
+
+    def stages() -> tuple[Any, dict[str, StageResult]]:
         plan = world.rank_zero_first(lambda: plan_experiment(experiment))  # rank 0 fills the caches first
         if world.is_zero:
             console.print(f"[bold]{experiment.name}[/]: {len(plan.stages)} stages; artifacts in "
                           f"{experiment.store.root}" + (f"; {world.size} ranks" if world.distributed else ""))
         runner = Runner(experiment.store, run_dir, announce=console.print if world.is_zero else log.debug)
-        stage_results = runner.run(plan.stages)
-        world.finish()
-    except BaseException as error:
-        if world.fail(error):  # another rank failed first: rank 0 reports its message
-            return {}
-        raise
-    if not world.is_zero:
+        return plan, runner.run(plan.stages)
+
+    outcome = world.run(stages)  # a failure on any rank ends the job with that rank's message
+    if outcome is None or not world.is_zero:
         return {}
+    plan, stage_results = outcome
     collected = plan.collect(stage_results)
     metric = _primary_metric(collected)
     results = {

@@ -244,6 +244,19 @@ class World:
             except Exception:  # a child that does not exit is ended below
                 child.kill()
 
+    def run(self, body: Callable[[], T]) -> T | None:
+        """``body()`` (the job's stages) on this rank, then :meth:`finish`. A failure on any rank ends the job
+        with the first failing rank's message (:meth:`fail`); a rank > 0 that stops because another rank
+        failed returns None."""
+        try:
+            value = body()
+            self.finish()
+            return value
+        except BaseException as error:
+            if self.fail(error):
+                return None
+            raise
+
     def fail(self, error: BaseException) -> bool:
         """Called with this rank's error: record it (the first failure of the job wins) and end the
         processes this rank spawned. When another rank failed first, this rank's error is its consequence
