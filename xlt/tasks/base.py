@@ -87,13 +87,13 @@ class TaskModel(L.LightningModule):
         (examples or tokens: :meth:`loss_count`); DDP averages the ranks' gradients. Scaling each rank's
         mean by (its units x ranks / all units) makes that average the global mean exactly, whatever the
         ranks' shares (uneven last batches, a token count per rank). A rank with no units (a padding stand-in,
-        or MLM without a masked token) contributes zero, with every trainable parameter in the graph."""
+        or a batch without a labelled token) runs the same forward and backward weighted zero: every hook
+        that joins a collective (e.g. SpIEL's all-reduced candidate gradients) runs on every rank."""
         count = 0 if padding else int(self.loss_count(batch))
         total = float(self.trainer.strategy.reduce(torch.tensor(float(count), device=self.device), reduce_op="sum"))
-        if count == 0 or total == 0:
-            return sum((p.reshape(-1)[:1].sum() * 0.0 for p in self.parameters() if p.requires_grad),
-                       torch.zeros((), device=self.device))
         loss = self.loss(batch)
+        if count == 0 or total == 0:
+            return loss.nan_to_num(0.0) * 0.0  # a mean over no units may be NaN
         self.log("train/loss", loss.detach(), prog_bar=True, batch_size=self._batch_size(batch))
         return loss * (count * self.trainer.world_size / total)
 
