@@ -173,6 +173,7 @@ class Runner:
             with world.joining(True):
                 stage.build(StageContext(stage, out_dir, self.store.work_dir(stage.kind, stage.key), inputs,
                                          self.run_dir))
+            world.barrier()  # rank 0 commits the artifact (and removes the work dir) after this
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
 
@@ -183,6 +184,9 @@ class Runner:
         with self.store.building(stage.kind, stage.key) as out_dir:
             started = time.time()
             metrics = stage.build(StageContext(stage, out_dir, work_dir, inputs, self.run_dir)) or {}
+            world = current_world()
+            if world.joined:  # the other ranks' replicas still read the work dir, which committing removes
+                world.barrier()
             (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
             OmegaConf.save(OmegaConf.create(stage.spec), out_dir / "config.yaml")
             record = {"kind": stage.kind, "label": stage.label, "key": stage.key, "version": stage.version,

@@ -140,11 +140,14 @@ class StageScratch:
     def enabled(self) -> bool:
         return self.directory is not None
 
+    def phase_path(self, phase: str) -> Path | None:
+        """Where ``phase`` keeps its checkpoints and outcome (not created)."""
+        return None if self.directory is None else self.directory / phase.replace("/", "_")
+
     def phase_dir(self, phase: str) -> Path | None:
-        if self.directory is None:
-            return None
-        path = self.directory / phase.replace("/", "_")
-        path.mkdir(parents=True, exist_ok=True)
+        path = self.phase_path(phase)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def keep(self, name: str, compute: Callable[[], T]) -> T:
@@ -163,13 +166,13 @@ class StageScratch:
 
     # ------------------------------------------------------------------ finished phases
     def phase_finished(self, phase: str) -> bool:
-        directory = self.phase_dir(phase)
+        directory = self.phase_path(phase)
         return directory is not None and (directory / PHASE_DONE).exists()
 
     def phase_result(self, phase: str, model: torch.nn.Module) -> dict[str, Any] | None:
         """If ``phase`` finished in an earlier attempt: load its final trained state (parameters
         and trained buffers) into ``model`` and return its saved result; else None."""
-        directory = self.phase_dir(phase)
+        directory = self.phase_path(phase)
         if directory is None or not (directory / PHASE_DONE).exists():
             return None
         record = torch.load(directory / PHASE_DONE, weights_only=True, map_location="cpu")
@@ -181,8 +184,10 @@ class StageScratch:
         return record["result"]
 
     def save_phase_result(self, phase: str, model: torch.nn.Module, result: Any) -> None:
+        if not current_world().is_zero:  # only rank 0 writes the work dir
+            return
         directory = self.phase_dir(phase)
-        if directory is None or not current_world().is_zero:
+        if directory is None:
             return
         result = asdict(result) if hasattr(result, "__dataclass_fields__") else result
         atomic_torch_save({"state": trainable_state(model), "result": result}, directory / PHASE_DONE)
