@@ -126,3 +126,15 @@ def _wait_for(pattern: str, root: Path, process: subprocess.Popen, timeout: floa
         assert process.poll() is None, f"the run ended before {pattern} appeared"
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {pattern}")
+
+
+def test_device_counts_and_the_first_failure_of_a_job(tmp_path):
+    from xlt.errors import ConfigError
+    from xlt.training.distributed import claim_failure, device_count, processes_per_node
+
+    assert [device_count(d) for d in (1, "2", [0, 1, 2], "0,1", "auto", -1)] == [1, 2, 3, 2, None, None]
+    assert processes_per_node(4, "ddp") == 4
+    with pytest.raises(ConfigError, match=r"trainer\.devices='two'"):
+        device_count("two")
+    assert claim_failure(tmp_path, 1, ValueError("broke\nmore")) == (1, "ValueError: broke")
+    assert claim_failure(tmp_path, 0, RuntimeError("connection closed")) == (1, "ValueError: broke")  # first wins
