@@ -158,3 +158,19 @@ def test_submitit_local_launcher_runs_a_sweep(tmp_path, cache_dir):
     assert "submitted 2 job(s) to local:" in result.stdout + result.stderr
     assert all((sweep / str(n) / "results.json").exists() for n in range(2))
     assert "| 8 |" in (sweep / "report" / "report.md").read_text()  # task density 0.08, in %
+
+
+def test_a_multi_device_job_asks_for_one_task_and_one_gpu_per_device(tmp_path, cache_dir):
+    """Issue 16, item 5: tasks per node and GPUs per node follow trainer.devices; srun ends all tasks when
+    one fails; the jobs of one sweep (one array job) must ask for the same number of devices."""
+    sweep_dir = tmp_path / "sweep"
+    common = ["-m", "+experiment=ltsft_americasnli", "hydra/launcher=submitit_slurm", "cluster.dry_run=true",
+              f"hydra.sweep.dir={sweep_dir}", f"paths.root={tmp_path}"]
+    result = launch([*common, "trainer.devices=4", "trainer.strategy=ddp"], cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for line in ("#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "--kill-on-bad-exit=1"):
+        assert line in result.stdout, line
+    one = launch(common, cache_dir)
+    assert "#SBATCH --ntasks-per-node=1" in one.stdout and "--kill-on-bad-exit" not in one.stdout
+    mixed = launch([*common, "trainer.devices=1,2"], cache_dir)
+    assert mixed.returncode != 0 and "trainer.devices: the jobs of one sweep share one SLURM request" in mixed.stderr

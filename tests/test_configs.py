@@ -117,8 +117,16 @@ def test_every_experiment_requests_cluster_resources_for_its_size(tmp_path):
     assert long_running.max_num_timeout > compose_config(["+experiment=madg_ud_pos"], tmp_path).cluster.max_num_timeout
 
 
-@pytest.mark.parametrize("override", ["trainer.devices=2", "trainer.strategy=ddp", "trainer.devices=[0,1]"])
-def test_multi_device_training_is_refused_in_one_line(override, tmp_path):
-    """Every rank would re-run the stages (and wait on rank 0's artifact lock): refuse it up front."""
-    with pytest.raises(ConfigError, match=r"trainer\.devices=.*one device per job"):
+@pytest.mark.parametrize("override", ["trainer.devices=2", "trainer.strategy=ddp", "trainer.devices=[0,1]",
+                                      "trainer.strategy=fsdp"])
+def test_multi_device_training_is_accepted(override, tmp_path):
+    """Several devices per job (issue 16): one process per device, stages owned by rank 0."""
+    Experiment(compose_config(["+experiment=ltsft_americasnli", override], tmp_path), tmp_path / "run")
+
+
+@pytest.mark.parametrize("override, key", [("trainer.strategy=ddp_spawn", r"trainer\.strategy='ddp_spawn'"),
+                                           ("trainer.strategy=deepspeed", r"trainer\.strategy='deepspeed'"),
+                                           ("trainer.devices=0", r"trainer\.devices=0")])
+def test_unsupported_multi_device_settings_are_refused_in_one_line(override, key, tmp_path):
+    with pytest.raises(ConfigError, match=key):
         Experiment(compose_config(["+experiment=ltsft_americasnli", override], tmp_path), tmp_path / "run")

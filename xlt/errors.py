@@ -15,3 +15,7 @@ class DataError(XltError):
 
 class ArtifactError(XltError):
     """An artifact is missing, malformed or incompatible; the message names its path."""
+
+
+class RankFailure(XltError):
+    """Another process of a multi-device job failed first; the message is that rank's error."""

@@ -36,6 +36,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmitit
 from omegaconf import OmegaConf, open_dict
 
 from xlt.cluster.config import parse_cluster_config
+from xlt.errors import ConfigError
+from xlt.training.distributed import processes_per_node
 
 log = logging.getLogger(__name__)
 # conf/hydra/launcher/submitit_{slurm,local}.yaml share their names with the plugin's structured
@@ -82,6 +84,7 @@ class _XltSubmititLauncher(BaseSubmititLauncher):
         if self._EXECUTOR == "slurm":  # list/dict options: from `cluster` (the yaml cannot interpolate them)
             self.params["setup"] = list(cluster.setup) or None
             self.params["additional_parameters"] = dict(cluster.additional_parameters)
+            self._request_devices(job_overrides, cluster.gpus_per_node)
         if cluster.dry_run:
             self._print_dry_run(job_overrides, initial_job_idx)
             return []
@@ -108,6 +111,31 @@ class _XltSubmititLauncher(BaseSubmititLauncher):
             returns.append(result)
         log.info("jobs returned: %s", " ".join(f"{job.job_id}:{r.status.name}" for job, r in zip(jobs, returns)))
         return returns
+
+    def _request_devices(self, job_overrides: Sequence[Sequence[str]], gpus_per_node: int | None) -> None:
+        """One task per device (``trainer.devices``, xlt.training.distributed): ``--ntasks-per-node=N``, and
+        ``--gpus-per-node=N`` for a GPU job (``cluster.gpus_per_node`` not null); srun then ends every task
+        when one fails (``--kill-on-bad-exit``), so that no rank hangs in a collective (NCCL). The jobs of
+        one sweep share these resources (one array job): they must ask for the same number of devices."""
+        assert self.config is not None
+        trainer = self.config.get("trainer") or {}
+        base = trainer.get("devices", 1)
+        per_job = {next((str(o).split("=", 1)[1] for o in reversed(list(overrides))
+                         if str(o).lstrip("+").startswith("trainer.devices=")), str(base))
+                   for overrides in job_overrides}
+        if len(per_job) > 1:
+            raise ConfigError(f"trainer.devices: the jobs of one sweep share one SLURM request (an array job) but "
+                              f"ask for {sorted(per_job)} devices; sweep each device count separately")
+        devices = per_job.pop() if per_job else base
+        count = processes_per_node(devices, str(trainer.get("strategy", "auto")))
+        if count is None:
+            raise ConfigError(f"trainer.devices={devices!r}: a SLURM job needs a number of devices (it asks for one "
+                              "task per device)")
+        self.params["tasks_per_node"] = count
+        if count > 1:
+            if gpus_per_node is not None:
+                self.params["gpus_per_node"] = count
+            self.params["srun_args"] = ["--kill-on-bad-exit=1"]
 
     def _record_failure(self, overrides: list[str], idx: int, error: BaseException) -> None:
         from xlt.report import write_job_error

@@ -7,6 +7,11 @@ makes the next pass start mid-epoch, after the batches the interrupted run had c
 ``(epoch, index)`` pairs; :class:`EpochIndexed` turns them into examples that carry a
 per-example seed (used, e.g., by MLM masking) independent of the global RNG.
 
+Several processes (DDP, xlt.training.distributed): :class:`RankShards` gives each rank its part of every
+batch of such a sampler (the configured batch size is the global batch); every rank sees the same batches,
+in the same order, and resumes at the same position. A rank whose part of a (last, short) batch would be
+empty gets one example marked as padding (``PADDING_KEY``), which the task model weighs zero.
+
 Subsets (``random`` | ``first``): where the thesis *samples* N items of a larger set (the MAD-G
 generator's sequences of a whole Wikipedia dump, §3.4.3; MAD-G-ft's 1k..100k words, §3.5.3;
 chapter 3's 12,000 / 600 source sentences, §3.4.3), ``random`` draws them with a generator seeded by
@@ -20,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,7 @@ from torch.utils.data import Dataset, Sampler
 from xlt.errors import ConfigError
 
 SUBSETS = ("random", "first")
+PADDING_KEY = "_rank_padding"  # a collated batch that holds only a stand-in example (RankShards)
 
 
 class SeededBatchSampler(Sampler[list[Any]]):
@@ -88,6 +94,78 @@ class EpochBatchSampler(SeededBatchSampler):
         order = self.order(epoch)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield [(epoch, i) for i in order[start:start + self.batch_size]]
+
+
+def rank_share(batch: Sequence[Any], rank: int, world: int) -> list[Any]:
+    """Rank ``rank``'s contiguous part of ``batch`` (sizes differ by at most one, the first ranks get the
+    extra items); a rank left without any gets ``[Padding(batch[0])]``."""
+    base, extra = divmod(len(batch), world)
+    start = rank * base + min(rank, extra)
+    part = list(batch[start:start + base + (1 if rank < extra else 0)])
+    return part or [Padding(batch[0])]
+
+
+class Padding:
+    """A stand-in item for a rank whose share of a batch is empty: the item it wraps, weighed zero."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Any):
+        self.item = item
+
+    def __repr__(self) -> str:
+        return f"Padding({self.item!r})"
+
+
+class RankShards(SeededBatchSampler):
+    """Rank ``rank``'s part (:func:`rank_share`) of every batch of ``batches``, a sampler of global batches.
+
+    Every rank draws the same global batches (a pure function of seed and epoch), so they agree on the
+    number of batches, on each batch's language in a multi-source mixture (§4.4.4: each step is one language
+    on every rank), on the epoch order for a seed and on the resume position (``resume_at`` counts global
+    batches); upsampling and the smoothed policy decide global batches, so they are unchanged."""
+
+    def __init__(self, batches: SeededBatchSampler, rank: int, world: int):
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} is not in a world of {world}")
+        super().__init__(batches.seed)
+        self.global_batches, self.rank, self.world = batches, rank, world
+
+    def __len__(self) -> int:
+        return len(self.global_batches)
+
+    def batches(self, epoch: int) -> Iterator[list[Any]]:
+        for batch in self.global_batches.batches(epoch):
+            yield rank_share(batch, self.rank, self.world)
+
+
+class RankShardData(Dataset):
+    """A dataset that also serves :class:`Padding` items: the wrapped item, marked ``PADDING_KEY``."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        if isinstance(key, Padding):
+            return {**self.dataset[key.item], PADDING_KEY: True}
+        return self.dataset[key]
+
+
+class MarkPadding:
+    """Wraps a collate function: a batch holding a :class:`Padding` example gets ``batch[PADDING_KEY] = True``."""
+
+    def __init__(self, collate: Callable[[Sequence[dict[str, Any]]], dict[str, Any]]):
+        self.collate = collate
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        padding = any([example.pop(PADDING_KEY, False) for example in examples])
+        batch = self.collate(examples)
+        if padding:
+            batch[PADDING_KEY] = True
+        return batch
 
 
 class _EpochSetter:

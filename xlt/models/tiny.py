@@ -26,6 +26,10 @@ DEFAULT_SIZES: dict[str, Any] = {
     "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
     "vocab_size": 4000, "max_length": 512, "seed": 0,
 }
+# Optional sizes (only in the cache key where given): ``dropout`` sets every dropout probability of the
+# model (hidden, attention; task heads follow hidden_dropout_prob), e.g. 0 to compare a multi-process run
+# with one process step by step (dropout masks are drawn per process, xlt.training.distributed).
+OPTIONAL_SIZES = ("dropout",)
 BUILD_VERSION = 1
 # Per-architecture builder revisions (only in the cache key of that architecture's models):
 # llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does; deberta-v2 1 has
@@ -130,15 +134,20 @@ def _model_config(architecture: str, sizes: dict[str, Any], tokenizer):
                  "tie_word_embeddings": False}
     else:
         extra = {"max_position_embeddings": sizes["max_length"]}
+    if "dropout" in sizes:
+        probability = float(sizes["dropout"])
+        extra.update(hidden_dropout_prob=probability, attention_probs_dropout_prob=probability,
+                     attention_dropout=probability)
     return AutoConfig.for_model(architecture, **common, **special, **extra)
 
 
 def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) -> Path:
     """Directory of a saved tiny random model + tokenizer (built once, then cached)."""
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
-    unknown = set(sizes) - set(DEFAULT_SIZES)
+    unknown = set(sizes) - set(DEFAULT_SIZES) - set(OPTIONAL_SIZES)
     if unknown:
-        raise ConfigError(f"model.tiny: unknown key(s) {sorted(unknown)} (known: {sorted(DEFAULT_SIZES)})")
+        raise ConfigError(f"model.tiny: unknown key(s) {sorted(unknown)} "
+                          f"(known: {sorted([*DEFAULT_SIZES, *OPTIONAL_SIZES])})")
     spec = {"architecture": architecture, "sizes": sizes, "version": BUILD_VERSION}
     if architecture in ARCHITECTURE_VERSIONS:
         spec["architecture_version"] = ARCHITECTURE_VERSIONS[architecture]

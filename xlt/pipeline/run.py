@@ -20,6 +20,7 @@ from rich.table import Table
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
 from xlt.pipeline.runner import Runner, StageResult
+from xlt.training.distributed import current_world, start_world
 from xlt.utils.hashing import stable_hash
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,22 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     experiment = Experiment(cfg, run_dir)
-    plan = plan_experiment(experiment)
-    console.print(f"[bold]{experiment.name}[/]: {len(plan.stages)} stages; artifacts in {experiment.store.root}")
-    runner = Runner(experiment.store, run_dir, announce=console.print)
-    stage_results = runner.run(plan.stages)
+    trainer = experiment.trainer
+    # several devices: one process each (Lightning's launcher); rank 0 owns the pipeline (xlt.training.distributed)
+    world = start_world(trainer.devices, trainer.accelerator, trainer.strategy, run_dir)
+
+    def stages() -> tuple[Any, dict[str, StageResult]]:
+        plan = world.rank_zero_first(lambda: plan_experiment(experiment))  # rank 0 fills the caches first
+        if world.is_zero:
+            console.print(f"[bold]{experiment.name}[/]: {len(plan.stages)} stages; artifacts in "
+                          f"{experiment.store.root}" + (f"; {world.size} ranks" if world.distributed else ""))
+        runner = Runner(experiment.store, run_dir, announce=console.print if world.is_zero else log.debug)
+        return plan, runner.run(plan.stages)
+
+    outcome = world.run(stages)  # a failure on any rank ends the job with that rank's message
+    if outcome is None or not world.is_zero:
+        return {}
+    plan, stage_results = outcome
     collected = plan.collect(stage_results)
     metric = _primary_metric(collected)
     results = {
@@ -112,7 +125,8 @@ def reproducibility_record(experiment: Experiment, overrides: list[str] | None =
     return {"git_sha": sha, "git_dirty": dirty, "python": sys.version.split()[0], "packages": versions,
             "seed": experiment.seed, "profile": experiment.profile, "overrides": list(overrides or []),
             "argv": sys.argv, "cwd": os.getcwd(), "host": platform.node(), "platform": platform.platform(),
-            "slurm_job_id": _slurm_job_id(), "devices": _devices(), "config": experiment.cfg,
+            "slurm_job_id": _slurm_job_id(), "devices": _devices(), "processes": current_world().size,
+            "config": experiment.cfg,
             "config_hash": stable_hash(experiment.cfg), "artifacts": artifacts}
 
 

@@ -9,6 +9,12 @@ Before it builds anything, the runner calls the ``validate`` check of every stag
 finished yet: each opens and parses the data files its stage will read (through the same readers
 and task preprocessing), so a malformed target test file fails in seconds, not after the language
 modules have trained for days. Finished stages are not checked again, so a cached re-run stays fast.
+
+A job with several ranks (``trainer.devices=N``, xlt.training.distributed) runs the runner on every rank.
+Rank 0 checks, decides per stage (cached, or built under the lock) and tells the others; for a stage it
+builds that trains (``Stage.trains``), the others build a replica alongside it, joining its training
+phases, into a throwaway directory; stages that do not train are rank 0's alone. Only rank 0 takes locks,
+writes artifacts and links, and returns results.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +35,14 @@ from omegaconf import OmegaConf
 
 import xlt
 from xlt.pipeline.store import ArtifactStore
+from xlt.training.distributed import World, current_world
 from xlt.utils.hashing import directory_hash, stable_hash
 
 log = logging.getLogger(__name__)
+
+
+NON_TRAINING_KINDS = frozenset({"evaluation", "export"})
+BUILD, CACHED = "build", "cached"
 
 
 @dataclass
@@ -54,6 +67,13 @@ class Stage:
     # checks what the build will read (data files: opened and parsed) without building; raises XltError.
     # Not part of the key. The runner calls it for every unfinished stage before building the first one.
     validate: Callable[[], None] | None = None
+    # whether the build trains (calls Fitter.fit): in a multi-device job every rank then builds it together;
+    # a stage that only evaluates or exports is built by rank 0 alone (Fitter.fit there is an error)
+    trains: bool | None = None  # None: every kind but NON_TRAINING_KINDS
+
+    def __post_init__(self) -> None:
+        if self.trains is None:
+            self.trains = self.kind not in NON_TRAINING_KINDS
 
     @cached_property
     def key(self) -> str:
@@ -93,12 +113,17 @@ class Runner:
         self.results: dict[str, StageResult] = {}
 
     def run(self, stages: Iterable[Stage]) -> dict[str, StageResult]:
+        """Every stage's result, on rank 0 (the other ranks of a multi-device job follow it and get none)."""
         ordered = topological(stages)
-        self.check(ordered)
+        world = current_world()
+        world.rank_zero_only(lambda: self.check(ordered))
         for stage in ordered:
+            if not world.is_zero:
+                self._follow(stage, world)
+                continue
             if stage.label in self.results and self.results[stage.label].stage.key != stage.key:
                 raise ValueError(f"two different stages share the label {stage.label!r}")
-            self.results[stage.label] = self._run_one(stage)
+            self.results[stage.label] = self._run_one(stage, world)
         return self.results
 
     def check(self, stages: Sequence[Stage]) -> None:
@@ -112,18 +137,20 @@ class Runner:
         for stage in pending:
             stage.validate()
 
-    def _run_one(self, stage: Stage) -> StageResult:
+    def _run_one(self, stage: Stage, world: World) -> StageResult:
         start = time.perf_counter()
         kind, key = stage.kind, stage.key
         if self.store.is_done(kind, key):
-            status = "cached"
+            status = world.share(CACHED)
         else:
             with self.store.lock(kind, key):
                 if self.store.is_done(kind, key):
-                    status = "cached"  # another job built it while we waited
+                    status = world.share(CACHED)  # another job built it while we waited
                 else:
+                    world.share(BUILD)
                     self.announce(f"[bold]building[/] {stage.label} [dim]({kind}/{key})[/]")
-                    self._build(stage)
+                    with world.joining(bool(stage.trains)):
+                        self._build(stage)
                     status = "built"
         path = self.store.path(kind, key)
         seconds = time.perf_counter() - start
@@ -134,6 +161,22 @@ class Runner:
         self._link(stage, path)
         return StageResult(stage, path, self.store.read_metrics(kind, key), status, seconds)
 
+    def _follow(self, stage: Stage, world: World) -> None:
+        """A rank > 0: build a replica of what rank 0 builds, when the stage trains (its outputs are thrown
+        away; its phases resume from the stage's work dir as rank 0's do, which only rank 0 writes)."""
+        if world.share(None) != BUILD or not stage.trains:
+            return
+        inputs = {name: self.store.path(dep.kind, dep.key) for name, dep in stage.inputs.items()}
+        (self.store.root / stage.kind).mkdir(parents=True, exist_ok=True)
+        out_dir = Path(tempfile.mkdtemp(dir=self.store.root / stage.kind, prefix=f".replica-{stage.key}-{world.rank}-"))
+        try:
+            with world.joining(True):
+                stage.build(StageContext(stage, out_dir, self.store.work_dir(stage.kind, stage.key), inputs,
+                                         self.run_dir))
+            world.barrier()  # rank 0 commits the artifact (and removes the work dir) after this
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
     def _build(self, stage: Stage) -> None:
         inputs = {name: self.store.path(dep.kind, dep.key) for name, dep in stage.inputs.items()}
         work_dir = self.store.work_dir(stage.kind, stage.key)
@@ -141,6 +184,9 @@ class Runner:
         with self.store.building(stage.kind, stage.key) as out_dir:
             started = time.time()
             metrics = stage.build(StageContext(stage, out_dir, work_dir, inputs, self.run_dir)) or {}
+            world = current_world()
+            if world.joined:  # the other ranks' replicas still read the work dir, which committing removes
+                world.barrier()
             (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
             OmegaConf.save(OmegaConf.create(stage.spec), out_dir / "config.yaml")
             record = {"kind": stage.kind, "label": stage.label, "key": stage.key, "version": stage.version,

@@ -19,6 +19,7 @@ from torch import nn
 
 from xlt.config import parse
 from xlt.data.readers import PLAIN_TEXT, TextFileFormat
+from xlt.data.sampling import PADDING_KEY
 from xlt.eval.metrics import Metric, average
 from xlt.models.loading import body_of, load_encoder
 from xlt.schedule import Schedule
@@ -57,6 +58,11 @@ class TaskModel(L.LightningModule):
     def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
         """Run the model on a validation/test batch and update ``metric``."""
 
+    def loss_count(self, batch: dict[str, torch.Tensor]) -> int | torch.Tensor:
+        """How many units :meth:`loss` averages over: examples here; a token-level loss counts its tokens.
+        With several ranks, each rank's loss is weighted by its share of the global batch's units."""
+        return self._batch_size(batch)
+
     # ------------------------------------------------------------------ Lightning
     def on_fit_start(self) -> None:
         # transformers 5 loads models in eval mode and Lightning 2.6 keeps submodule modes:
@@ -69,9 +75,27 @@ class TaskModel(L.LightningModule):
         return self.optimizers_config()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        padding = bool(batch.pop(PADDING_KEY, False)) if isinstance(batch, dict) else False
+        if self.trainer.world_size > 1:
+            return self._rank_loss(batch, padding)
         loss = self.loss(batch)
         self.log("train/loss", loss.detach(), prog_bar=True, batch_size=self._batch_size(batch))
         return loss
+
+    def _rank_loss(self, batch: dict[str, torch.Tensor], padding: bool) -> torch.Tensor:
+        """This rank's part of the global batch's loss. One process averages the loss over the batch's units
+        (examples or tokens: :meth:`loss_count`); DDP averages the ranks' gradients. Scaling each rank's
+        mean by (its units x ranks / all units) makes that average the global mean exactly, whatever the
+        ranks' shares (uneven last batches, a token count per rank). A rank with no units (a padding stand-in,
+        or a batch without a labelled token) runs the same forward and backward weighted zero: every hook
+        that joins a collective (e.g. SpIEL's all-reduced candidate gradients) runs on every rank."""
+        count = 0 if padding else int(self.loss_count(batch))
+        total = float(self.trainer.strategy.reduce(torch.tensor(float(count), device=self.device), reduce_op="sum"))
+        loss = self.loss(batch)
+        if count == 0 or total == 0:
+            return loss.nan_to_num(0.0) * 0.0  # a mean over no units may be NaN
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=self._batch_size(batch))
+        return loss * (count * self.trainer.world_size / total)
 
     def on_validation_epoch_start(self) -> None:
         self._val_metrics = [self.metric_factory() for _ in self.val_names]

@@ -300,6 +300,9 @@ class CausalLMModel(TaskModel):
         return self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                              labels=batch["labels"]).loss
 
+    def loss_count(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (batch["labels"][:, 1:] != IGNORE_INDEX).sum()  # labelled tokens after the shift
+
     def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
         if isinstance(metric, MultipleChoiceAccuracy) and "candidates" in batch:  # one sequence per question
             scores = next_token_logprobs(self.backbone, batch)

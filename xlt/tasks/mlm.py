@@ -38,6 +38,9 @@ class MaskedLanguageModel(TaskModel):
         batch = {k: v for k, v in batch.items() if k != "example_seed"}
         return self.backbone(**batch).loss
 
+    def loss_count(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (batch["labels"] != -100).sum()  # the loss is the mean over masked tokens
+
     def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
         assert isinstance(metric, MeanLoss)
         loss = self.loss(batch)

@@ -112,6 +112,22 @@ def pool_words(hidden: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, m
     return words * present[..., None].to(hidden.dtype)
 
 
+def head_candidates(word_starts: torch.Tensor) -> torch.Tensor:
+    """[B, W, W+1]: whether position j (0: the root, j: word j) may head word i+1 (present, not itself)."""
+    present = word_starts >= 0
+    candidates = torch.cat([present.new_ones(present.shape[0], 1), present], 1)  # [B, W+1]
+    positions = torch.arange(present.shape[1] + 1, device=present.device)
+    not_self = positions[None, :] != positions[1:, None]  # word i+1 cannot head itself
+    return candidates[:, None, :] & not_self[None]
+
+
+def usable_words(batch: dict[str, torch.Tensor], valid: torch.Tensor) -> torch.Tensor:
+    """[B, W]: the words that take part in the loss: present, with a gold head that is a reachable candidate."""
+    gold = batch["heads"]
+    usable = (gold != IGNORE_INDEX) & (batch["word_starts"] >= 0)
+    return usable & valid.gather(2, gold.clamp(min=0)[..., None]).squeeze(-1)
+
+
 class ParserCollator:
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -137,21 +153,13 @@ class BiaffineParser(TaskModel):
         hidden = self.head.dropout(hidden)
         words = pool_words(hidden, batch["word_starts"], batch["word_ends"], self.pooling)
         arcs, relations = self.head(words, hidden[:, 0])
-        present = batch["word_starts"] >= 0
-        candidates = torch.cat([present.new_ones(present.shape[0], 1), present], 1)  # [B, W+1]
-        count = present.shape[1]
-        positions = torch.arange(count + 1, device=present.device)
-        not_self = positions[None, :] != positions[1:, None]  # word i+1 cannot head itself
-        valid = candidates[:, None, :] & not_self[None]
-        return arcs, relations, valid
+        return arcs, relations, head_candidates(batch["word_starts"])
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         arcs, relations, valid = self.scores(batch)
         gold = batch["heads"]
-        # a word takes part if it is present and its gold head is a reachable candidate
-        usable = (gold != IGNORE_INDEX) & (batch["word_starts"] >= 0)
+        usable = usable_words(batch, valid)
         safe_gold = gold.clamp(min=0)
-        usable &= valid.gather(2, safe_gold[..., None]).squeeze(-1)
         if not usable.any():
             return arcs.sum() * 0.0 + relations.sum() * 0.0
         arcs = arcs.masked_fill(~valid, torch.finfo(arcs.dtype).min)
@@ -160,6 +168,9 @@ class BiaffineParser(TaskModel):
         rel_gold = relations.gather(2, index).squeeze(2)  # relation scores at the gold head
         rel_loss = nn.functional.cross_entropy(rel_gold[usable], batch["rels"][usable])
         return arc_loss + rel_loss
+
+    def loss_count(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return usable_words(batch, head_candidates(batch["word_starts"])).sum()  # both terms: means over these
 
     @torch.no_grad()
     def predict(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

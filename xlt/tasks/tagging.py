@@ -144,6 +144,9 @@ class TokenClassifier(TaskModel):
         logits = self.logits(batch)
         return nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE_INDEX)
 
+    def loss_count(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (batch["labels"] != IGNORE_INDEX).sum()  # the loss is the mean over labelled subwords
+
     def word_predictions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Predicted label id per word (-1 where a word has no subword)."""
         predictions = self.logits(batch).argmax(-1)

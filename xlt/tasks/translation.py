@@ -83,6 +83,9 @@ class TranslationModel(TaskModel):
         return self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                              labels=batch["labels"]).loss
 
+    def loss_count(self, batch: dict[str, Any]) -> torch.Tensor:
+        return (batch["labels"] != IGNORE_INDEX).sum()  # the loss is the mean over target tokens
+
     def translate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
         """Greedy (or beam) translations of a batch, the target code forced first, codes stripped."""
         from transformers import GenerationConfig

@@ -25,13 +25,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
-from xlt.data.sampling import EpochBatchSampler, EpochIndexed
-from xlt.errors import ConfigError
+from xlt.data.sampling import EpochBatchSampler, EpochIndexed, MarkPadding, RankShardData, RankShards
 from xlt.schedule import Schedule
 from xlt.training.callbacks import BestState
+from xlt.training.distributed import check_devices, current_world, lightning_strategy, start_world
 from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
 from xlt.training.optim import OptimizerFactory, configure_optimizers
-from xlt.training.resume import ResumableTraining, StageScratch, cluster_plugins
+from xlt.training.resume import ResumableTraining, StageScratch, cluster_plugins, trained_tensors
 
 if TYPE_CHECKING:
     from xlt.tasks.base import TaskModel
@@ -59,14 +59,8 @@ class TrainerConfig:
     checkpoint_every_minutes: float | None = 30.0  # ... and/or every M minutes (always on preemption)
 
     def __post_init__(self) -> None:
-        # One process per job: data-parallel training would need rank-sharded batch samplers and
-        # stages owned by rank 0 (every rank re-runs the pipeline and would wait on rank 0's
-        # artifact lock while rank 0 waits for it in DDP). Sweeps parallelise across jobs instead.
-        devices = self.devices
-        count = len(devices) if isinstance(devices, (list, tuple)) else devices
-        if str(count) != "1" or any(name in str(self.strategy).lower() for name in ("ddp", "fsdp", "deepspeed")):
-            raise ConfigError(f"trainer.devices={devices!r}, trainer.strategy={self.strategy!r}: one device per "
-                              "job (multi-device data parallelism is not supported yet; run a sweep of jobs)")
+        # several devices: one process each, stages owned by rank 0 (xlt.training.distributed)
+        check_devices(self.devices, self.strategy)
 
 
 @dataclass
@@ -117,15 +111,24 @@ class Fitter:
 
     # ------------------------------------------------------------------ loaders
     def train_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
+        """Batches of ``batch_size`` examples, the global batch: with several processes, each rank loads its
+        part of every batch (xlt.data.sampling.RankShards), so the training is one process's."""
+        dataset: Any
+        generator: torch.Generator | None = None
         if isinstance(examples, MultiSourceTrain):  # single-language batches (§4.4.4)
             sources = list(examples.sources.items())
-            mixture = MixtureBatchSampler([len(e) for _, e in sources], batch_size, examples.factors(),
-                                          seed=self.seed, sampling=examples.sampling)
-            return DataLoader(MixtureDataset(sources, self.seed), batch_sampler=mixture,
-                              collate_fn=TagLanguage(collate), num_workers=self.cfg.num_workers)
-        sampler = EpochBatchSampler(len(examples), batch_size, seed=self.seed, shuffle=True)
-        return DataLoader(EpochIndexed(examples, self.seed), batch_sampler=sampler, collate_fn=collate,
-                          num_workers=self.cfg.num_workers, generator=_generator(self.seed))
+            sampler: Any = MixtureBatchSampler([len(e) for _, e in sources], batch_size, examples.factors(),
+                                               seed=self.seed, sampling=examples.sampling)
+            dataset, collate = MixtureDataset(sources, self.seed), TagLanguage(collate)
+        else:
+            sampler = EpochBatchSampler(len(examples), batch_size, seed=self.seed, shuffle=True)
+            dataset, generator = EpochIndexed(examples, self.seed), _generator(self.seed)
+        world = current_world()
+        if world.distributed:
+            sampler = RankShards(sampler, world.rank, world.size)
+            dataset, collate = RankShardData(dataset), MarkPadding(collate)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers,
+                          generator=generator)
 
     def eval_loader(self, examples: Sequence[dict[str, Any]], collate: Callable, batch_size: int) -> DataLoader:
         sampler = EpochBatchSampler(len(examples), self.cfg.eval_batch_size or 2 * batch_size, shuffle=False)
@@ -153,7 +156,9 @@ class Fitter:
                                        reinit="create_new", **options))
         return loggers
 
-    def _trainer(self, phase: str, callbacks: Sequence[L.Callback], **kwargs: Any) -> L.Trainer:
+    def _trainer(self, phase: str, callbacks: Sequence[L.Callback], alone: bool = False, **kwargs: Any) -> L.Trainer:
+        """A Trainer on every rank of the job (the configured devices and strategy), or ``alone`` on this
+        process's device (rank 0's evaluations while the other ranks wait)."""
         callbacks = list(callbacks)
         if self.cfg.progress_bar:
             try:
@@ -162,12 +167,18 @@ class Fitter:
                 callbacks.append(RichProgressBar(leave=False))
             except (ImportError, ModuleNotFoundError):
                 pass
+        if alone or not current_world().distributed:
+            devices, strategy = 1, "auto"
+            plugins = [] if alone else cluster_plugins()
+        else:
+            devices, strategy, plugins = self.cfg.devices, lightning_strategy(self.cfg.strategy), cluster_plugins()
         return L.Trainer(
-            accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
+            accelerator=self.cfg.accelerator, devices=devices, strategy=strategy,
             precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
             enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
             enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
-            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=cluster_plugins(),
+            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=plugins,
+            use_distributed_sampler=False,  # our batch samplers shard themselves (RankShards)
             **kwargs)
 
     # ------------------------------------------------------------------ public
@@ -180,10 +191,22 @@ class Fitter:
         (xlt.training.optim: AdamW, or the method's own ``optimizer`` factory, with linear warm-up and decay).
 
         With a work dir, a phase finished in an earlier attempt is not redone (its final state is
-        loaded) and an interrupted one resumes from its last checkpoint."""
-        finished = self.scratch.phase_result(phase, model)
-        if finished is not None:
+        loaded) and an interrupted one resumes from its last checkpoint.
+
+        With several devices (``trainer.devices``, xlt.training.distributed), every rank calls ``fit`` with the
+        same arguments; batch sizes are global (each rank trains on its part of every batch); rank 0 decides
+        whether the phase is finished or resumes, and writes its checkpoints and outcome."""
+        world = start_world(self.cfg.devices, self.cfg.accelerator, self.cfg.strategy)
+        if world.distributed and not world.joined:
+            raise RuntimeError(f"{self.label} {phase}: trains on rank 0 alone while the job has {world.size} "
+                               "ranks; its stage must be one that every rank builds (Stage.trains)")
+        if world.share(self.scratch.phase_finished(phase)):  # rank 0's view decides for every rank
+            finished = self.scratch.phase_result(phase, model)
+            if finished is None:
+                raise RuntimeError(f"{self.label} {phase}: rank {world.rank} does not see the finished phase "
+                                   f"that rank 0 sees in {self.scratch.directory}")
             return PhaseResult(**finished)
+        world.check_replicas(trained_tensors(model), f"{self.label} {phase}")
         L.seed_everything(self.seed, verbose=False)
         loader = self.train_loader(train, collate, schedule.batch_size)
         cap = self.cfg.max_steps_per_phase
@@ -196,8 +219,10 @@ class Fitter:
         best = BestState(f"val/{metric.primary}", metric.mode)
         if isinstance(train, MultiSourceTrain):  # first, so modules are removed before the other hooks run
             callbacks = [LanguageSwitch(train.modules), *callbacks]
+        if world.distributed:
+            callbacks = [*callbacks, RankSeed(world.seed_rank, self.seed)]
         resume, ckpt_path = self._resumable(phase, loader), None
-        if resume is not None and (found := resume.resume_from()) is not None:
+        if resume is not None and (found := world.share(resume.resume_from())) is not None:
             ckpt_path, info = found
             log.info("%s %s: resuming from checkpoint %s (step %d of %d)", self.label, phase, ckpt_path,
                      info["step"], total)
@@ -217,7 +242,9 @@ class Fitter:
             best.restore(model)
         batches = {}
         if isinstance(train, MultiSourceTrain):
-            counts = loader.batch_sampler.source_counts(trainer.global_step * schedule.accumulate)
+            mixture = loader.batch_sampler
+            mixture = getattr(mixture, "global_batches", mixture)  # RankShards: the mixture's global batches
+            counts = mixture.source_counts(trainer.global_step * schedule.accumulate)
             batches = dict(zip(train.languages, counts))
         result = PhaseResult(steps=trainer.global_step, best_step=best.best_step, metrics=best.best_metrics,
                              batches=batches)
@@ -233,19 +260,35 @@ class Fitter:
 
     def evaluate(self, model: TaskModel, data: Mapping[str, Sequence[dict[str, Any]]], collate: Callable,
                  batch_size: int) -> dict[str, dict[str, float]]:
-        """Metrics per named dataset (e.g. per target language)."""
-        model.val_names = list(data)
-        loaders = [self.eval_loader(v, collate, batch_size) for v in data.values()]
-        trainer = self._trainer("evaluation", [])
-        trainer.validate(model, dataloaders=loaders, verbose=False)
-        _finish_loggers(trainer)
-        results: dict[str, dict[str, float]] = {}
-        for key, value in trainer.callback_metrics.items():
-            parts = key.split("/")
-            if len(parts) == 3 and parts[0] == "val":
-                results.setdefault(parts[1], {})[parts[2]] = float(value)
-        return results
+        """Metrics per named dataset (e.g. per target language). With several ranks, rank 0 evaluates
+        alone on its device and the other ranks (when they run the same stage) get its results."""
+        world = current_world()
+        results: dict[str, dict[str, float]] | None = None
+        if world.is_zero:
+            model.val_names = list(data)
+            loaders = [self.eval_loader(v, collate, batch_size) for v in data.values()]
+            trainer = self._trainer("evaluation", [], alone=world.distributed)
+            trainer.validate(model, dataloaders=loaders, verbose=False)
+            _finish_loggers(trainer)
+            results = {}
+            for key, value in trainer.callback_metrics.items():
+                parts = key.split("/")
+                if len(parts) == 3 and parts[0] == "val":
+                    results.setdefault(parts[1], {})[parts[2]] = float(value)
+        return world.share(results) if world.joined else results  # type: ignore[return-value]
 
+
+
+class RankSeed(L.Callback):
+    """Gives every rank but 0 its own random stream once training starts (after Lightning's DDP set-up has
+    re-seeded every rank alike): dropout then draws independent masks per rank (World.seed_rank). A
+    resumed phase's saved per-rank states replace it before the first step (xlt.training.resume)."""
+
+    def __init__(self, seed_rank: Callable[[int], None], seed: int):
+        self.seed_rank, self.seed = seed_rank, seed
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seed_rank(self.seed)
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -47,6 +47,7 @@ import torch
 
 from xlt.data.sampling import SeededBatchSampler
 from xlt.errors import ArtifactError
+from xlt.training.distributed import current_world
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,7 +129,8 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 class StageScratch:
     """Persistent scratch of one stage build: phase checkpoints and phase outcomes.
 
-    ``StageScratch(None)`` is a no-op (nothing persisted, nothing resumed).
+    ``StageScratch(None)`` is a no-op (nothing persisted, nothing resumed). With several ranks
+    (xlt.training.distributed) every rank reads it and only rank 0 writes.
     """
 
     def __init__(self, directory: str | Path | None):
@@ -138,11 +140,14 @@ class StageScratch:
     def enabled(self) -> bool:
         return self.directory is not None
 
+    def phase_path(self, phase: str) -> Path | None:
+        """Where ``phase`` keeps its checkpoints and outcome (not created)."""
+        return None if self.directory is None else self.directory / phase.replace("/", "_")
+
     def phase_dir(self, phase: str) -> Path | None:
-        if self.directory is None:
-            return None
-        path = self.directory / phase.replace("/", "_")
-        path.mkdir(parents=True, exist_ok=True)
+        path = self.phase_path(phase)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def keep(self, name: str, compute: Callable[[], T]) -> T:
@@ -154,15 +159,20 @@ class StageScratch:
             log.info("reusing %s from an earlier attempt (%s)", name, path)
             return torch.load(path, weights_only=True, map_location="cpu")
         value = compute()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save(value, path)
+        if current_world().is_zero:  # the other ranks compute the same value (their replicas are rank 0's)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save(value, path)
         return value
 
     # ------------------------------------------------------------------ finished phases
+    def phase_finished(self, phase: str) -> bool:
+        directory = self.phase_path(phase)
+        return directory is not None and (directory / PHASE_DONE).exists()
+
     def phase_result(self, phase: str, model: torch.nn.Module) -> dict[str, Any] | None:
         """If ``phase`` finished in an earlier attempt: load its final trained state (parameters
         and trained buffers) into ``model`` and return its saved result; else None."""
-        directory = self.phase_dir(phase)
+        directory = self.phase_path(phase)
         if directory is None or not (directory / PHASE_DONE).exists():
             return None
         record = torch.load(directory / PHASE_DONE, weights_only=True, map_location="cpu")
@@ -174,6 +184,8 @@ class StageScratch:
         return record["result"]
 
     def save_phase_result(self, phase: str, model: torch.nn.Module, result: Any) -> None:
+        if not current_world().is_zero:  # only rank 0 writes the work dir
+            return
         directory = self.phase_dir(phase)
         if directory is None:
             return
@@ -260,6 +272,14 @@ class ResumableTraining(L.Callback):
 
     # ------------------------------------------------------------------ saving
     def _due(self, trainer: L.Trainer) -> bool:
+        """Whether to checkpoint now; with several ranks, when any rank says so (its clock or a signal it
+        received), so that all of them save at the same step (saving is a collective)."""
+        due = self._due_here(trainer)
+        if trainer.world_size > 1:
+            due = bool(trainer.strategy.reduce_boolean_decision(due, all=False))
+        return due
+
+    def _due_here(self, trainer: L.Trainer) -> bool:
         if self._preempted is not None or trainer.received_sigterm:
             return True
         if trainer.global_step == self._last_save_step:
@@ -310,7 +330,9 @@ class ResumableTraining(L.Callback):
         epoch, consumed = trainer.fit_loop.epoch_progress.current.processed, progress.ready
         if consumed >= trainer.num_training_batches:
             epoch, consumed = epoch + 1, 0
-        checkpoint["xlt_resume"] = {"sampler": {"epoch": epoch, "batches_done": consumed}, "rng": rng_states()}
+        states = current_world().gather(rng_states())  # every rank's own stream (dropout), in rank order
+        checkpoint["xlt_resume"] = {"sampler": {"epoch": epoch, "batches_done": consumed}, "rng": states[0],
+                                    **({"rng_ranks": states} if len(states) > 1 else {})}
 
     # ------------------------------------------------------------------ loading
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
@@ -323,7 +345,12 @@ class ResumableTraining(L.Callback):
             raise ArtifactError(f"{self.checkpoint}: holds other trainable parameters than this phase has "
                                 f"(e.g. {different[0]!r}); delete {self.directory.parent} to start the stage over")
         self.sampler.resume_at(state["sampler"]["epoch"], state["sampler"]["batches_done"])
-        self._pending_rng = state["rng"]
+        world = current_world()
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        if len(ranks) != world.size:
+            raise ArtifactError(f"{self.checkpoint}: written by {len(ranks)} process(es), resumed by {world.size}; "
+                                f"delete {self.directory.parent} to start the stage over")
+        self._pending_rng = ranks[world.rank]
         self._last_save_step = checkpoint.get("global_step", -1)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
