@@ -7,6 +7,10 @@ and restores the best validation state when the schedule asks for it. A multi-so
 per-batch language-module switch (§4.4.4), whatever the method.
 Given a stage's work dir, each phase checkpoints its trainable state and resumes exactly after a
 kill or preemption (xlt.training.resume).
+
+Lightning is imported inside the methods that train or evaluate: planning an experiment reads
+:class:`TrainerConfig` and :class:`LoggerConfig` from here, and a fully cached re-run must not pay
+Lightning's import (seconds; benchmarks/cached_rerun.py).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
@@ -28,13 +31,14 @@ from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed
 from xlt.errors import ConfigError
 from xlt.schedule import Schedule
-from xlt.training.callbacks import BestState
-from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
+from xlt.training.multisource import MultiSourceTrain
 from xlt.training.optim import OptimizerFactory, configure_optimizers
-from xlt.training.resume import ResumableTraining, StageScratch, cluster_plugins
 
 if TYPE_CHECKING:
+    import lightning as L
+
     from xlt.tasks.base import TaskModel
+    from xlt.training.resume import ResumableTraining
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,8 @@ class Fitter:
                  seed: int, run_name: str | None = None, work_dir: Path | None = None):
         self.cfg, self.logger_cfg = trainer_cfg, logger_cfg
         self.log_dir, self.label, self.seed, self.run_name = Path(log_dir), label, seed, run_name
+        from xlt.training.resume import StageScratch
+
         # the stage's persistent scratch (resume checkpoints, finished phases); a no-op without work_dir
         self.scratch = StageScratch(work_dir if trainer_cfg.resume else None)
 
@@ -154,6 +160,10 @@ class Fitter:
         return loggers
 
     def _trainer(self, phase: str, callbacks: Sequence[L.Callback], **kwargs: Any) -> L.Trainer:
+        import lightning as L
+
+        from xlt.training.resume import cluster_plugins
+
         callbacks = list(callbacks)
         if self.cfg.progress_bar:
             try:
@@ -181,6 +191,10 @@ class Fitter:
 
         With a work dir, a phase finished in an earlier attempt is not redone (its final state is
         loaded) and an interrupted one resumes from its last checkpoint."""
+        import lightning as L
+
+        from xlt.training.callbacks import BestState, LanguageSwitch
+
         finished = self.scratch.phase_result(phase, model)
         if finished is not None:
             return PhaseResult(**finished)
@@ -225,6 +239,8 @@ class Fitter:
         return result
 
     def _resumable(self, phase: str, loader: DataLoader) -> ResumableTraining | None:
+        from xlt.training.resume import ResumableTraining
+
         directory = self.scratch.phase_dir(phase)
         if directory is None:
             return None
