@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from xlt.training.resume import ResumableTraining
 
 log = logging.getLogger(__name__)
+SRUN_HINT = "The `srun` command is available on your system but is not used"  # Lightning's SLURMEnvironment
 
 
 @dataclass
@@ -150,13 +151,17 @@ class Fitter:
 
             loggers.append(TensorBoardLogger(save_dir=str(self.log_dir), name=self.label, version=phase))
         if self.logger_cfg.wandb is not None:
+            import wandb
             from lightning.pytorch.loggers import WandbLogger
 
             options = dict(self.logger_cfg.wandb)
             os.environ.setdefault("WANDB_MODE", options.pop("mode", "offline") or "offline")
             os.environ.setdefault("WANDB_SILENT", "true")
-            loggers.append(WandbLogger(name=f"{self.label}/{phase}", group=self.run_name, save_dir=str(self.log_dir),
-                                       reinit="create_new", **options))
+            # the run is started here, not by WandbLogger: it passes wandb.init a deprecated `anonymous`
+            # argument, and wandb warns about it on every phase
+            run = wandb.init(name=f"{self.label}/{phase}", group=self.run_name, dir=str(self.log_dir),
+                             reinit="create_new", **options)
+            loggers.append(WandbLogger(experiment=run, save_dir=str(self.log_dir)))
         return loggers
 
     def _trainer(self, phase: str, callbacks: Sequence[L.Callback], **kwargs: Any) -> L.Trainer:
@@ -172,13 +177,17 @@ class Fitter:
                 callbacks.append(RichProgressBar(leave=False))
             except (ImportError, ModuleNotFoundError):
                 pass
-        return L.Trainer(
-            accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
-            precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
-            enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
-            enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
-            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=cluster_plugins(),
-            **kwargs)
+        with warnings.catch_warnings():
+            # Lightning's hint to launch with srun, on every Trainer wherever SLURM is installed: an xlt job is
+            # one process (submitit runs it under srun on the cluster; a local run needs none), so it is noise
+            warnings.filterwarnings("ignore", message=SRUN_HINT)
+            return L.Trainer(
+                accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
+                precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
+                enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
+                enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
+                deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=cluster_plugins(),
+                **kwargs)
 
     # ------------------------------------------------------------------ public
     def fit(self, model: TaskModel, train: Sequence[dict[str, Any]], validation: Mapping[str, Sequence[dict[str, Any]]],
