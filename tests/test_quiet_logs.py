@@ -64,3 +64,14 @@ def test_building_a_tiny_model_prints_nothing(tmp_path):
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == "" and not done.stderr.startswith("\n") and "\n\n" not in done.stderr
+
+
+def test_progress_bars_on_a_terminal_only(tmp_path, monkeypatch):
+    """Rich progress bars (with ETA) where someone watches; none in a batch job's log file."""
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=True), LoggerConfig(csv=False), tmp_path, "t", 0)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert fitter._trainer("phase1", []).progress_bar_callback is None
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert isinstance(fitter._trainer("phase1", []).progress_bar_callback, RichProgressBar)

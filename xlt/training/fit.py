@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"
     precision: str = "32-true"
-    progress_bar: bool = True
+    progress_bar: bool = True  # rich progress bars with ETA, on a terminal only (logs of batch jobs stay clean)
     log_every_n_steps: int = 50
     max_steps_per_phase: int | None = None  # caps every phase (the smoke profile's budget)
     mlm_max_seq_length: int | None = None  # caps language modules' MLM block length (the smoke profile's budget)
@@ -170,7 +171,8 @@ class Fitter:
         from xlt.training.resume import cluster_plugins
 
         callbacks = list(callbacks)
-        if self.cfg.progress_bar:
+        progress_bar = self.cfg.progress_bar and sys.stdout.isatty()
+        if progress_bar:
             try:
                 from lightning.pytorch.callbacks import RichProgressBar
 
@@ -185,7 +187,7 @@ class Fitter:
                 accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
                 precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
                 enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
-                enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
+                enable_progress_bar=progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
                 deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=cluster_plugins(),
                 **kwargs)
 
