@@ -3,6 +3,7 @@ training logs on the stream of the stage lines, nothing (not even blank lines) b
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -75,3 +76,25 @@ def test_progress_bars_on_a_terminal_only(tmp_path, monkeypatch):
     assert fitter._trainer("phase1", []).progress_bar_callback is None
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert isinstance(fitter._trainer("phase1", []).progress_bar_callback, RichProgressBar)
+
+
+def test_wandb_summary_run_of_a_cached_experiment(tmp_path, cache_dir):
+    """Issue 14, item 7: logger=wandb writes one summary run per experiment (config, per-language results table,
+    averages), also when every stage was cached; offline into the run directory, with no anonymous warning."""
+    overrides = ["+experiment=ltsft_americasnli", "+profile=smoke", "logger=wandb"]
+    finish_every_stage(overrides, tmp_path, cache_dir)
+    run_dir = tmp_path / "run"
+    done = subprocess.run([sys.executable, str(REPO / "launch.py"), *overrides, f"paths.root={tmp_path}",
+                           f"paths.cache={cache_dir}", f"hydra.run.dir={run_dir}"], cwd=REPO,
+                          env=launch_env(cache_dir, {"WANDB_MODE": "offline"}), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "anonymous" not in done.stdout + done.stderr
+    (summary,) = (run_dir / "logs" / "wandb").glob("offline-run-*")  # one run: nothing was trained
+    (table_file,) = (summary / "files" / "media" / "table").glob("results_*.table.json")
+    table = json.loads(table_file.read_text())
+    assert table["columns"] == ["language", "accuracy"]
+    assert [row[0] for row in table["data"]] == ["aym", "bzd", "cni", "gn", "hch", "nah", "oto", "quy", "shp", "tar"]
+    (records,) = summary.glob("run-*.wandb")  # the run's records (protobuf): name, config keys, summary keys
+    data = records.read_bytes()
+    assert b"ltsft_americasnli/summary" in data and b"task_module" in data and b"average/accuracy" in data

@@ -63,6 +63,10 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
         "seconds": round(time.perf_counter() - started, 3),
     }
     _write_json(run_dir / "results.json", results)
+    if experiment.logger.wandb is not None:  # one summary run per experiment, also when every stage was cached
+        from xlt.pipeline.wandb_summary import log_summary
+
+        log_summary(experiment.logger.wandb, experiment.name, experiment.cfg, results, run_dir)
     _write_json(run_dir / "run.json", reproducibility_record(experiment, overrides, stage_results))
     console.print(results_table(results))
     console.print(f"results:   {run_dir / 'results.json'}\nartifacts: {experiment.store.root}")
