@@ -35,5 +35,9 @@ if __name__ == "__main__":
     from xlt.pipeline.store import ArtifactStore
 
     stage = Stage("shared", "shared", {"x": 1}, partial(build, mode, log))
-    results = Runner(ArtifactStore(store_root), store_root.parent / f"run-{os.getpid()}").run([stage])
+    from rich.console import Console
+
+    announce = Console(stderr=True, soft_wrap=True).print  # the stage lines, as launch.py prints them
+    results = Runner(ArtifactStore(store_root), store_root.parent / f"run-{os.getpid()}", announce=announce).run(
+        [stage])
     print(json.dumps({"status": results["shared"].status, "metrics": results["shared"].metrics}))

@@ -31,7 +31,7 @@ from xlt.methods.madg.generator import AdapterGenerator, GeneratorAdapter
 from xlt.methods.madg.procedure import train_generator
 from xlt.schedule import Schedule
 from xlt.tasks.base import TaskModel
-from xlt.tasks.mlm import MaskedLanguageModel
+from xlt.tasks.models.mlm import MaskedLanguageModel
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 from xlt.training.multisource import MultiSourceTrain
 from xlt.typology import uriel_vector

@@ -18,7 +18,7 @@ from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
 from xlt.pipeline.run import run_experiment
 from xlt.pipeline.stages import load_module
-from xlt.training.multisource import LanguageSwitch
+from xlt.training.callbacks import LanguageSwitch
 from xlt.typology import closest_language
 
 FAST = ["trainer.max_steps_per_phase=6", "lang_module.train.batch_size=8"]

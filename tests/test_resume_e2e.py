@@ -46,7 +46,7 @@ def test_sigkill_during_task_training_then_rerun_resumes_with_identical_results(
     assert f"task phase2: resuming from checkpoint {checkpoint} (step " in log  # the log says from where
     assert "phase phase1 finished in an earlier attempt" in log  # phase 1 is not redone
     resumed = read_json(tmp_path / "resumed" / "results.json")
-    assert resumed["stages"]["task"]["status"] == "built" and resumed["stages"]["lang/gn"]["status"] == "cached"
+    assert resumed["stages"]["task"]["status"] == "resumed" and resumed["stages"]["lang/gn"]["status"] == "cached"
 
     # the uninterrupted run, in a fresh store holding only the same language SFTs
     reference_root = tmp_path / "reference"

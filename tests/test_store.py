@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -101,6 +102,38 @@ def test_killed_builder_leaves_nothing_finished_and_does_not_block_the_next(tmp_
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err[-2000:]
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["status"] == "built" and result["metrics"] == {"earlier_attempts": 1}  # it saw the work dir
+    assert result["status"] == "resumed" and result["metrics"] == {"earlier_attempts": 1}  # it saw the work dir
+    assert f"resuming shared (shared/{key})" in err
     assert artifact.is_done("shared", key)
     assert not [p for p in (store / "shared").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_job_waiting_on_a_lock_says_for_what_and_on_whom(tmp_path):
+    """Issue 14, item 6: which artifact, which host and pid hold it, since when."""
+    store, log = tmp_path / "store", tmp_path / "builds.log"
+    holder = _worker(store, log, "hang")
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "ready").exists():  # the holder is building, holding the lock
+        assert holder.poll() is None and time.monotonic() < deadline, holder.stderr.read() if holder.poll() else ""
+        time.sleep(0.05)
+    waiter_log = tmp_path / "waiter.err"
+    with open(waiter_log, "w") as handle:
+        waiter = subprocess.Popen([sys.executable, "-m", "tests.store_worker", str(store), str(log), "slow"],
+                                  cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                                  stderr=handle, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "waiting" not in waiter_log.read_text() and waiter.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (key,) = {p.name.split("-")[1] for p in (store / "shared").iterdir() if p.name.startswith(".tmp-")}
+        recorded = (store / "shared" / f".{key}.lock.holder").stat().st_mtime
+        started = time.strftime("%Y-%m-%d %H:%M", time.gmtime(recorded))
+        assert f"waiting  shared (shared/{key}): another job builds it (lock held by {platform.node()} pid " \
+               f"{holder.pid} since {started}" in waiter_log.read_text()
+        assert waiter.poll() is None  # still waiting
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    out, _ = waiter.communicate(timeout=120)
+    assert waiter.returncode == 0, waiter_log.read_text()[-2000:]
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "resumed"  # after the holder died

@@ -15,7 +15,8 @@ from xlt.data.synthetic import SAMPLES_DIR
 from xlt.errors import ConfigError, DataError
 from xlt.models.loading import ModelConfig, load_tokenizer
 from xlt.tasks import build_task
-from xlt.tasks.parsing import BiaffineParser, BiaffineParserHead, pool_words
+from xlt.tasks.models.parsing import BiaffineParser
+from xlt.tasks.parsing import BiaffineParserHead, pool_words
 
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
         "SCONJ", "SYM", "VERB", "X"]

@@ -37,9 +37,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 
 from xlt.config import as_dict, parse
@@ -47,6 +46,9 @@ from xlt.data.readers import ENCODING, PLAIN_TEXT, TextFileFormat, read_records
 from xlt.errors import ConfigError, DataError
 from xlt.paths import SAMPLES_DIR
 from xlt.utils.hashing import file_fingerprint
+
+if TYPE_CHECKING:
+    import datasets
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,8 @@ def fingerprint(location: DataLocation) -> dict[str, Any]:
 
 def decode_class_labels(dataset: datasets.Dataset) -> datasets.Dataset:
     """Replace ``ClassLabel`` (and list-of-``ClassLabel``) columns by their names (-1 -> None)."""
+    import datasets
+
     decoders = {}
     for column, feature in dataset.features.items():
         inner = getattr(feature, "feature", None)
@@ -191,6 +195,8 @@ def row_origin(row: Mapping[str, Any], where: str, index: int) -> str:
 
 
 def _read_local(location: DataLocation, where: str, text_file: TextFileFormat) -> datasets.Dataset:
+    import datasets
+
     files = local_files(location.path)
     if not files:
         raise DataError(f"{where}: file not found: {location.path}")
@@ -202,6 +208,8 @@ def _read_local(location: DataLocation, where: str, text_file: TextFileFormat) -
 
 
 def _read_hub(location: DataLocation, where: str) -> datasets.Dataset:
+    import datasets
+
     # datasets' raw-file builders read UTF-8 without stripping a byte-order mark unless told
     encoding = {"encoding": ENCODING} if location.hub in TEXT_BUILDERS else {}
     try:

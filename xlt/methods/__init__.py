@@ -87,6 +87,11 @@ class MethodSpec:
     version: int = 1
 
     @property
+    def trains(self) -> bool:
+        """Whether the method has a training procedure (known without importing it, so planning stays light)."""
+        return self.procedure is not None
+
+    @property
     def train(self) -> TrainProcedure | None:
         return resolve(self.procedure) if self.procedure else None  # type: ignore[return-value]
 

@@ -63,7 +63,8 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok.normalizer = normalizers.NFC()
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.train_from_iterator(_lines(), trainers.UnigramTrainer(
-            vocab_size=vocab_size - 1, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"], unk_token="[UNK]"))
+            vocab_size=vocab_size - 1, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"], unk_token="[UNK]",
+            show_progress=False))
         from transformers import DebertaV2Tokenizer
 
         pieces = [tuple(entry) for entry in json.loads(tok.to_str())["model"]["vocab"]]
@@ -77,7 +78,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
         tok.train_from_iterator(_lines(), trainers.UnigramTrainer(
-            vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>"))
+            vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=False))
         from transformers import XLMRobertaTokenizerFast
 
         return XLMRobertaTokenizerFast(
@@ -89,7 +90,8 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok.normalizer = normalizers.BertNormalizer(lowercase=False)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
-        tok.train_from_iterator(_lines(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+        tok.train_from_iterator(_lines(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                                                    show_progress=False))
         from transformers import BertTokenizerFast
 
         return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
@@ -103,7 +105,8 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
         tok.train_from_iterator(_lines(), trainers.BpeTrainer(
-            vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+            vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False))
         if architecture in ("llama", "mistral"):  # like the real tokenizers: <s> starts every sequence
             bos = tok.token_to_id("<s>")
             tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
@@ -162,6 +165,9 @@ def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) 
             return target
         import torch
         from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Writing model shards": the log starts with the stage lines
 
         tokenizer = _train_tokenizer(architecture, sizes["vocab_size"], sizes["max_length"])
         config = _model_config(architecture, sizes, tokenizer)

@@ -75,7 +75,7 @@ class Experiment:
         method = self.task_module.method
         if method == "none":
             raise ConfigError("task_module.method=none: a task module is required")
-        if METHODS[method].train is None:
+        if not METHODS[method].trains:
             raise ConfigError(f"task_module.method={method!r} is not trained as a task module")
         if getattr(self.task_module, "train", None) is not None:
             raise ConfigError("task_module.train: a task module trains with the task's schedule; set task.train.* "

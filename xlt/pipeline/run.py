@@ -19,7 +19,7 @@ from rich.table import Table
 
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.recipes import plan_experiment
-from xlt.pipeline.runner import Runner, StageResult
+from xlt.pipeline.runner import Runner, StageResult, topological
 from xlt.training.distributed import current_world, start_world
 from xlt.utils.hashing import stable_hash
 
@@ -31,10 +31,11 @@ PACKAGES = ("xlt", "torch", "transformers", "tokenizers", "lightning", "datasets
 def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, console: Console | None = None,
                    overrides: list[str] | None = None) -> dict[str, Any]:
     """Build (or reuse) every stage of the experiment's recipe and write ``run_dir/results.json`` and
-    ``run_dir/run.json`` (the reproducibility record; ``overrides``: the command-line overrides)."""
-    from xlt.training.fit import quiet_libraries
+    ``run_dir/run.json`` (the reproducibility record; ``overrides``: the command-line overrides).
 
-    quiet_libraries()
+    Planning, hashing and checking the store import no Lightning, transformers or datasets: a fully cached
+    re-run reads the finished artifacts' metrics in about the time it takes to import torch and Hydra
+    (tests/test_cached_rerun.py, benchmarks/cached_rerun.py)."""
     console = console or Console(stderr=True)
     started = time.perf_counter()
     run_dir = Path(run_dir)
@@ -49,6 +50,10 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
         if world.is_zero:
             console.print(f"[bold]{experiment.name}[/]: {len(plan.stages)} stages; artifacts in "
                           f"{experiment.store.root}" + (f"; {world.size} ranks" if world.distributed else ""))
+        if not all(experiment.store.is_done(stage.kind, stage.key) for stage in topological(plan.stages)):
+            from xlt.training.fit import quiet_libraries  # imports transformers and datasets: only to build
+
+            quiet_libraries()
         runner = Runner(experiment.store, run_dir, announce=console.print if world.is_zero else log.debug)
         return plan, runner.run(plan.stages)
 
@@ -71,6 +76,10 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
         "seconds": round(time.perf_counter() - started, 3),
     }
     _write_json(run_dir / "results.json", results)
+    if experiment.logger.wandb is not None:  # one summary run per experiment, also when every stage was cached
+        from xlt.pipeline.wandb_summary import log_summary
+
+        log_summary(experiment.logger.wandb, experiment.name, experiment.cfg, results, run_dir)
     _write_json(run_dir / "run.json", reproducibility_record(experiment, overrides, stage_results))
     console.print(results_table(results))
     console.print(f"results:   {run_dir / 'results.json'}\nartifacts: {experiment.store.root}")

@@ -86,7 +86,7 @@ class StageResult:
     stage: Stage
     path: Path
     metrics: dict[str, Any]
-    status: str  # "built" or "cached"
+    status: str  # "built", "resumed" (built from an earlier attempt's checkpoints in its work dir) or "cached"
     seconds: float
 
 
@@ -143,21 +143,28 @@ class Runner:
         if self.store.is_done(kind, key):
             status = world.share(CACHED)
         else:
-            with self.store.lock(kind, key):
+            def waiting(holder: str) -> None:
+                self.announce(f"[yellow]waiting[/]  {stage.label} [dim]({kind}/{key})[/]: another job builds it "
+                              f"(lock held by {holder})")
+
+            with self.store.lock(kind, key, on_wait=waiting):
                 if self.store.is_done(kind, key):
                     status = world.share(CACHED)  # another job built it while we waited
                 else:
                     world.share(BUILD)
-                    self.announce(f"[bold]building[/] {stage.label} [dim]({kind}/{key})[/]")
+                    work_dir = self.store.work_dir(kind, key)
+                    resumed = work_dir.is_dir() and any(work_dir.iterdir())  # an earlier attempt's checkpoints
+                    self.announce(f"[bold]{'resuming' if resumed else 'building'}[/] {stage.label} "
+                                  f"[dim]({kind}/{key})[/]")
                     with world.joining(bool(stage.trains)):
                         self._build(stage)
-                    status = "built"
+                    status = "resumed" if resumed else "built"
         path = self.store.path(kind, key)
         seconds = time.perf_counter() - start
         if status == "cached":
             self.announce(f"[green]cached[/]   {stage.label} [dim]({kind}/{key})[/]")
         else:
-            self.announce(f"[green]built[/]    {stage.label} in {seconds:.1f}s")
+            self.announce(f"[green]{status}[/]{' ' * (9 - len(status))}{stage.label} in {seconds:.1f}s")
         self._link(stage, path)
         return StageResult(stage, path, self.store.read_metrics(kind, key), status, seconds)
 

@@ -4,21 +4,24 @@ Layout: ``<root>/<kind>/<key>/`` holding the stage's files, ``config.yaml`` (wha
 it), ``metrics.json`` and ``DONE``. An artifact is built in a temporary sibling directory and
 renamed into place only when complete, so a crashed builder never leaves a directory that
 looks finished. A file lock per artifact lets concurrent jobs (e.g. a density sweep on SLURM)
-build a shared artifact once: the others wait, then reuse it.
+build a shared artifact once: the others wait, then reuse it. The holder records who it is (host, pid,
+since when) beside the lock, so a waiting job says which artifact it waits for and on whom.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from xlt.errors import ArtifactError
 
@@ -40,12 +43,38 @@ class ArtifactStore:
         return self.root / kind / f".work-{key}"
 
     @contextmanager
-    def lock(self, kind: str, key: str) -> Iterator[None]:
+    def lock(self, kind: str, key: str, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
         """Exclusive per artifact, across processes and (on a shared file system) machines. An OS
-        lock (flock): released when its holder dies, so a killed builder never blocks the next."""
+        lock (flock): released when its holder dies, so a killed builder never blocks the next.
+        When another process holds it, ``on_wait`` is called once with who that is (:meth:`holder`)
+        before this one waits."""
         (self.root / kind).mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / kind / f".{key}.lock")):
+        lock = FileLock(str(self.root / kind / f".{key}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait(self.holder(kind, key))
+            lock.acquire()
+        holder = self._holder_path(kind, key)
+        try:
+            holder.write_text(json.dumps({"host": platform.node(), "pid": os.getpid(), "since": time.time()}) + "\n")
             yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
+
+    def _holder_path(self, kind: str, key: str) -> Path:
+        return self.root / kind / f".{key}.lock.holder"
+
+    def holder(self, kind: str, key: str) -> str:
+        """Who holds the lock of ``kind/key``, as its holder recorded it: ``host pid N since <UTC time>``."""
+        try:
+            record = json.loads(self._holder_path(kind, key).read_text())
+            since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record["since"]))
+            return f"{record['host']} pid {record['pid']} since {since}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another process (it has not recorded itself yet)"
 
     @contextmanager
     def building(self, kind: str, key: str) -> Iterator[Path]:

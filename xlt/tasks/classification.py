@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -22,7 +22,10 @@ from xlt.errors import DataError
 from xlt.eval.metrics import Accuracy, MacroF1, Metric
 from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import EncoderFamily, TaskModel
+from xlt.tasks.base import EncoderFamily
+
+if TYPE_CHECKING:
+    from xlt.tasks.models.base import TaskModel
 
 
 @dataclass
@@ -57,25 +60,13 @@ class ClassificationHead(nn.Module):
         return self.out_proj(self.dropout(x))
 
 
-class SequenceClassifier(TaskModel):
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_seed") and not k.startswith("_")}
-        hidden = self.backbone(**inputs).last_hidden_state
-        return self.head(hidden)
-
-    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cross_entropy(self.logits(batch), batch["labels"])
-
-    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
-        predictions = self.logits(batch).argmax(-1)
-        metric.update(predictions.cpu(), batch["labels"].cpu())
-
-
 @register_family("classification")
 class ClassificationFamily(EncoderFamily):
     config_class = ClassificationConfig
 
     def make_model(self, body: nn.Module, hidden_size: int, dropout: float) -> TaskModel:
+        from xlt.tasks.models.classification import SequenceClassifier
+
         return SequenceClassifier(body, ClassificationHead(hidden_size, len(self.cfg.labels), dropout), self.metric)
 
     def metric(self) -> Metric:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -44,7 +44,10 @@ from xlt.eval.multiple_choice import MultipleChoiceAccuracy
 from xlt.models.loading import DTYPES, ModelConfig
 from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.base import TaskFamily
+
+if TYPE_CHECKING:
+    from xlt.tasks.models.base import TaskModel
 
 log = logging.getLogger(__name__)
 
@@ -288,36 +291,6 @@ def next_token_logprobs(model: nn.Module, batch: dict[str, torch.Tensor]) -> tor
     return scores.masked_fill(candidates < 0, float("-inf"))
 
 
-class CausalLMModel(TaskModel):
-    """A causal LM; the loss is the mean over labelled (assistant) tokens of the batch."""
-
-    def on_train_start(self) -> None:
-        # from_pretrained returns modules in eval mode and Lightning keeps modes as it finds them:
-        # train mode, so that dropout (e.g. LoRA's 0.1) is active during training
-        self.backbone.train()
-
-    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                             labels=batch["labels"]).loss
-
-    def loss_count(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (batch["labels"][:, 1:] != IGNORE_INDEX).sum()  # labelled tokens after the shift
-
-    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
-        if isinstance(metric, MultipleChoiceAccuracy) and "candidates" in batch:  # one sequence per question
-            scores = next_token_logprobs(self.backbone, batch)
-            metric.update_questions(batch["question"].cpu(), batch["answer"].cpu(), batch["num_choices"].cpu(),
-                                    scores.cpu())
-            return
-        if isinstance(metric, MultipleChoiceAccuracy):  # one sequence per (question, choice)
-            scores = continuation_logprobs(self.backbone, batch)
-            metric.update(batch["question"].cpu(), batch["choice"].cpu(), batch["answer"].cpu(),
-                          batch["num_choices"].cpu(), scores.cpu())
-            return
-        assert isinstance(metric, MeanLoss)
-        metric.update(self.loss(batch).detach(), int((batch["labels"][:, 1:] != IGNORE_INDEX).sum()))
-
-
 def load_causal_lm(path: str, model_cfg: ModelConfig, quantize: str | None = None) -> nn.Module:
     """A causal LM by hub id or path; ``quantize="nf4"`` loads its linear layers as NF4 (qSpIEL/qLoRA)."""
     from transformers import AutoModelForCausalLM
@@ -362,6 +335,8 @@ class InstructionFamily(TaskFamily):
         if self.cfg.gradient_checkpointing:
             backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             backbone.config.use_cache = False
+        from xlt.tasks.models.instruction import CausalLMModel
+
         return CausalLMModel(backbone, None, self.metric)
 
     def metric(self) -> Metric:

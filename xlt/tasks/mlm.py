@@ -16,9 +16,7 @@ articles (some 3M blocks). Masking is seeded per example (xlt.data.collators.MLM
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from xlt.config import parse
 from xlt.data.blocks import MLMConfig
@@ -28,23 +26,10 @@ from xlt.eval.metrics import MeanLoss, Metric
 from xlt.methods.sparse.ltsft import untie_and_freeze_output_embeddings
 from xlt.models.loading import ModelConfig, load_masked_lm
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.base import TaskFamily
 
-
-class MaskedLanguageModel(TaskModel):
-    """The transformers MLM model; its prediction head is the trainable "head"."""
-
-    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = {k: v for k, v in batch.items() if k != "example_seed"}
-        return self.backbone(**batch).loss
-
-    def loss_count(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (batch["labels"] != -100).sum()  # the loss is the mean over masked tokens
-
-    def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
-        assert isinstance(metric, MeanLoss)
-        loss = self.loss(batch)
-        metric.update(loss.detach(), int((batch["labels"] != -100).sum()))
+if TYPE_CHECKING:
+    from xlt.tasks.models.base import TaskModel
 
 
 @register_family("mlm")
@@ -59,6 +44,8 @@ class MLMFamily(TaskFamily):
         backbone = load_masked_lm(model_path, model_cfg)
         if self.cfg.untie_output_embeddings:
             untie_and_freeze_output_embeddings(backbone)
+        from xlt.tasks.models.mlm import MaskedLanguageModel
+
         return MaskedLanguageModel(backbone, None, self.metric)
 
     def metric(self) -> Metric:

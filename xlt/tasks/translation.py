@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -36,8 +36,11 @@ from xlt.models.loading import DTYPES, ModelConfig
 from xlt.models.nmt import add_code_token, check_code, code_id, init_code_embedding
 from xlt.schedule import Schedule
 from xlt.tasks import register_family
-from xlt.tasks.base import TaskFamily, TaskModel
+from xlt.tasks.base import TaskFamily
 from xlt.translation.backends import GenerationSettings
+
+if TYPE_CHECKING:
+    from xlt.tasks.models.base import TaskModel
 
 REFERENCES_KEY = "references"  # the batch's reference translations (strings, for the metric)
 
@@ -64,46 +67,6 @@ class TranslationTaskConfig:
     new_code_init: str = "mean"  # copy:<code> (a related language) or mean (of the code rows)
     generation: GenerationSettings = field(default_factory=_default_generation)  # validation decoding
     train: Schedule = field(default_factory=_default_schedule)
-
-
-class TranslationModel(TaskModel):
-    """An encoder-decoder NMT model; validation translates greedily and scores chrF/BLEU."""
-
-    def __init__(self, backbone: torch.nn.Module, metric_factory: Any, tokenizer: Any, target_code: str,
-                 generation: GenerationSettings):
-        super().__init__(backbone, None, metric_factory)
-        self.tokenizer = tokenizer
-        self.target_id = code_id(tokenizer, target_code, "task.target_code")
-        self.generation = generation
-
-    def on_train_start(self) -> None:
-        self.backbone.train()  # from_pretrained returns eval mode; dropout must be on while training
-
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                             labels=batch["labels"]).loss
-
-    def loss_count(self, batch: dict[str, Any]) -> torch.Tensor:
-        return (batch["labels"] != IGNORE_INDEX).sum()  # the loss is the mean over target tokens
-
-    def translate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
-        """Greedy (or beam) translations of a batch, the target code forced first, codes stripped."""
-        from transformers import GenerationConfig
-
-        base, settings = self.backbone.generation_config, self.generation
-        config = GenerationConfig(
-            decoder_start_token_id=base.decoder_start_token_id, bos_token_id=base.bos_token_id,
-            eos_token_id=base.eos_token_id, pad_token_id=base.pad_token_id, forced_bos_token_id=self.target_id,
-            num_beams=settings.num_beams, do_sample=False, max_new_tokens=settings.decoding_steps,
-            length_penalty=settings.length_penalty, repetition_penalty=settings.repetition_penalty,
-            no_repeat_ngram_size=settings.no_repeat_ngram_size)
-        generated = self.backbone.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                           generation_config=config)
-        return self.tokenizer.batch_decode(generated, skip_special_tokens=True)
-
-    def update_metric(self, metric: Metric, batch: dict[str, Any]) -> None:
-        assert isinstance(metric, TranslationMetric)
-        metric.update(self.translate(batch["input_ids"], batch["attention_mask"]), batch[REFERENCES_KEY])
 
 
 class TranslationCollator:
@@ -163,6 +126,8 @@ class TranslationFamily(TaskFamily):
         if self.added_code:
             init_code_embedding(backbone, self.tokenizer, self.cfg.new_language_code, self.cfg.new_code_init,
                                 "task")
+        from xlt.tasks.models.translation import TranslationModel
+
         return TranslationModel(backbone, self.metric, self.tokenizer, self.cfg.target_code, self.cfg.generation)
 
     def metric(self) -> Metric:

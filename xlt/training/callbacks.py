@@ -1,12 +1,15 @@
-"""Lightning callbacks of the training loop itself (not of a method)."""
+"""Lightning callbacks of the training loop itself (not of a method): the best validation state, and the
+per-batch language-module switch of multi-source training (xlt.training.multisource, thesis §4.4.4)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
 import torch
 
+from xlt.data.mixture import LANGUAGE_KEY
 from xlt.training.resume import load_trained_state, trainable_state
 
 
@@ -50,3 +53,73 @@ class BestState(L.Callback):
         if self.state is None:
             return
         load_trained_state(pl_module, self.state, "the best validation state")
+
+
+class LanguageSwitch(L.Callback):
+    """Activates the current batch's language module (see the module docstring for the timing)."""
+
+    def __init__(self, modules: Mapping[str, Any], with_head: bool = False):
+        self.modules = dict(modules)
+        self.with_head = with_head
+        self.active: str | None = None
+        self.handle: Any = None
+
+    def activate(self, pl_module: L.LightningModule, language: str | None) -> None:
+        if language == self.active and (self.handle is not None or language is None):
+            return
+        self.deactivate()
+        module = self.modules.get(language) if language is not None else None
+        if module is not None:
+            self.handle = module.attach(pl_module, with_head=self.with_head)
+        self.active = language
+
+    def deactivate(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+        self.active = None
+
+    # training: attach at batch start, remove right after backward (before any optimizer-step hook)
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        language = batch.pop(LANGUAGE_KEY, None) if isinstance(batch, dict) else None
+        self.activate(pl_module, language)
+
+    def on_after_backward(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.deactivate()
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
+        self.deactivate()  # a step whose backward was skipped
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        self.deactivate()
+
+    # validation: each loader is one language
+    def on_validation_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                                  batch_idx: int, dataloader_idx: int = 0) -> None:
+        names = getattr(pl_module, "val_names", [])
+        self.activate(pl_module, names[dataloader_idx] if dataloader_idx < len(names) else None)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.deactivate()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.deactivate()
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.deactivate()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.deactivate()
+
+
+class RankSeed(L.Callback):
+    """Gives every rank but 0 its own random stream once training starts (after Lightning's DDP set-up has
+    re-seeded every rank alike): dropout then draws independent masks per rank (World.seed_rank). A
+    resumed phase's saved per-rank states replace it before the first step (xlt.training.resume)."""
+
+    def __init__(self, seed_rank: Callable[[int], None], seed: int):
+        self.seed_rank, self.seed = seed_rank, seed
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seed_rank(self.seed)

@@ -7,12 +7,17 @@ and restores the best validation state when the schedule asks for it. A multi-so
 per-batch language-module switch (§4.4.4), whatever the method.
 Given a stage's work dir, each phase checkpoints its trainable state and resumes exactly after a
 kill or preemption (xlt.training.resume).
+
+Lightning is imported inside the methods that train or evaluate: planning an experiment reads
+:class:`TrainerConfig` and :class:`LoggerConfig` from here, and a fully cached re-run must not pay
+Lightning's import (seconds; benchmarks/cached_rerun.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,23 +25,24 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
 from xlt.data.mixture import MixtureBatchSampler, MixtureDataset, TagLanguage
 from xlt.data.sampling import EpochBatchSampler, EpochIndexed, MarkPadding, RankShardData, RankShards
 from xlt.schedule import Schedule
-from xlt.training.callbacks import BestState
 from xlt.training.distributed import check_devices, current_world, lightning_strategy, start_world
-from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
+from xlt.training.multisource import MultiSourceTrain
 from xlt.training.optim import OptimizerFactory, configure_optimizers
-from xlt.training.resume import ResumableTraining, StageScratch, cluster_plugins, trained_tensors
 
 if TYPE_CHECKING:
+    import lightning as L
+
     from xlt.tasks.base import TaskModel
+    from xlt.training.resume import ResumableTraining
 
 log = logging.getLogger(__name__)
+SRUN_HINT = "The `srun` command is available on your system but is not used"  # Lightning's SLURMEnvironment
 
 
 @dataclass
@@ -47,7 +53,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"
     precision: str = "32-true"
-    progress_bar: bool = True
+    progress_bar: bool = True  # rich progress bars with ETA, on a terminal only (logs of batch jobs stay clean)
     log_every_n_steps: int = 50
     max_steps_per_phase: int | None = None  # caps every phase (the smoke profile's budget)
     mlm_max_seq_length: int | None = None  # caps language modules' MLM block length (the smoke profile's budget)
@@ -106,6 +112,8 @@ class Fitter:
                  seed: int, run_name: str | None = None, work_dir: Path | None = None):
         self.cfg, self.logger_cfg = trainer_cfg, logger_cfg
         self.log_dir, self.label, self.seed, self.run_name = Path(log_dir), label, seed, run_name
+        from xlt.training.resume import StageScratch
+
         # the stage's persistent scratch (resume checkpoints, finished phases); a no-op without work_dir
         self.scratch = StageScratch(work_dir if trainer_cfg.resume else None)
 
@@ -147,39 +155,52 @@ class Fitter:
 
             loggers.append(TensorBoardLogger(save_dir=str(self.log_dir), name=self.label, version=phase))
         if self.logger_cfg.wandb is not None:
+            import wandb
             from lightning.pytorch.loggers import WandbLogger
 
             options = dict(self.logger_cfg.wandb)
             os.environ.setdefault("WANDB_MODE", options.pop("mode", "offline") or "offline")
             os.environ.setdefault("WANDB_SILENT", "true")
-            loggers.append(WandbLogger(name=f"{self.label}/{phase}", group=self.run_name, save_dir=str(self.log_dir),
-                                       reinit="create_new", **options))
+            # the run is started here, not by WandbLogger: it passes wandb.init a deprecated `anonymous`
+            # argument, and wandb warns about it on every phase
+            run = wandb.init(name=f"{self.label}/{phase}", group=self.run_name, dir=str(self.log_dir),
+                             reinit="create_new", **options)
+            loggers.append(WandbLogger(experiment=run, save_dir=str(self.log_dir)))
         return loggers
 
     def _trainer(self, phase: str, callbacks: Sequence[L.Callback], alone: bool = False, **kwargs: Any) -> L.Trainer:
         """A Trainer on every rank of the job (the configured devices and strategy), or ``alone`` on this
         process's device (rank 0's evaluations while the other ranks wait)."""
+        import lightning as L
+
+        from xlt.training.resume import cluster_plugins
+
         callbacks = list(callbacks)
-        if self.cfg.progress_bar:
+        progress_bar = self.cfg.progress_bar and sys.stdout.isatty()
+        if progress_bar:
             try:
                 from lightning.pytorch.callbacks import RichProgressBar
 
                 callbacks.append(RichProgressBar(leave=False))
             except (ImportError, ModuleNotFoundError):
                 pass
-        if alone or not current_world().distributed:
-            devices, strategy = 1, "auto"
-            plugins = [] if alone else cluster_plugins()
-        else:
-            devices, strategy, plugins = self.cfg.devices, lightning_strategy(self.cfg.strategy), cluster_plugins()
-        return L.Trainer(
-            accelerator=self.cfg.accelerator, devices=devices, strategy=strategy,
-            precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
-            enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
-            enable_progress_bar=self.cfg.progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
-            deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=plugins,
-            use_distributed_sampler=False,  # our batch samplers shard themselves (RankShards)
-            **kwargs)
+        with warnings.catch_warnings():
+            # Lightning's hint to launch with srun, on every Trainer wherever SLURM is installed: an xlt job's
+            # processes are started by submitit (srun on the cluster) or Lightning's launcher, so it is noise
+            warnings.filterwarnings("ignore", message=SRUN_HINT)
+            if alone or not current_world().distributed:
+                devices, strategy = 1, "auto"
+                plugins = [] if alone else cluster_plugins()
+            else:
+                devices, strategy, plugins = self.cfg.devices, lightning_strategy(self.cfg.strategy), cluster_plugins()
+            return L.Trainer(
+                accelerator=self.cfg.accelerator, devices=devices, strategy=strategy,
+                precision=self.cfg.precision, logger=self._loggers(phase) or False, callbacks=callbacks,
+                enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0,
+                enable_progress_bar=progress_bar, log_every_n_steps=self.cfg.log_every_n_steps,
+                deterministic=self.cfg.deterministic, default_root_dir=str(self.log_dir), plugins=plugins,
+                use_distributed_sampler=False,  # our batch samplers shard themselves (RankShards)
+                **kwargs)
 
     # ------------------------------------------------------------------ public
     def fit(self, model: TaskModel, train: Sequence[dict[str, Any]], validation: Mapping[str, Sequence[dict[str, Any]]],
@@ -196,6 +217,11 @@ class Fitter:
         With several devices (``trainer.devices``, xlt.training.distributed), every rank calls ``fit`` with the
         same arguments; batch sizes are global (each rank trains on its part of every batch); rank 0 decides
         whether the phase is finished or resumes, and writes its checkpoints and outcome."""
+        import lightning as L
+
+        from xlt.training.callbacks import BestState, LanguageSwitch, RankSeed
+        from xlt.training.resume import trained_tensors
+
         world = start_world(self.cfg.devices, self.cfg.accelerator, self.cfg.strategy)
         if world.distributed and not world.joined:
             raise RuntimeError(f"{self.label} {phase}: trains on rank 0 alone while the job has {world.size} "
@@ -252,6 +278,8 @@ class Fitter:
         return result
 
     def _resumable(self, phase: str, loader: DataLoader) -> ResumableTraining | None:
+        from xlt.training.resume import ResumableTraining
+
         directory = self.scratch.phase_dir(phase)
         if directory is None:
             return None
@@ -276,19 +304,6 @@ class Fitter:
                 if len(parts) == 3 and parts[0] == "val":
                     results.setdefault(parts[1], {})[parts[2]] = float(value)
         return world.share(results) if world.joined else results  # type: ignore[return-value]
-
-
-
-class RankSeed(L.Callback):
-    """Gives every rank but 0 its own random stream once training starts (after Lightning's DDP set-up has
-    re-seeded every rank alike): dropout then draws independent masks per rank (World.seed_rank). A
-    resumed phase's saved per-rank states replace it before the first step (xlt.training.resume)."""
-
-    def __init__(self, seed_rank: Callable[[int], None], seed: int):
-        self.seed_rank, self.seed = seed_rank, seed
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.seed_rank(self.seed)
 
 
 def _generator(seed: int) -> torch.Generator:

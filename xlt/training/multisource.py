@@ -4,7 +4,7 @@ language's module active for that step only.
 :class:`MultiSourceTrain` is what a training procedure receives as ``TrainRequest.train`` for a
 mixture: the per-language example lists, upsampling factors, the sampling policy and each
 language's module. :class:`~xlt.training.fit.Fitter` turns it into a
-:class:`~xlt.data.mixture.MixtureBatchSampler` loader and adds :class:`LanguageSwitch`, so every
+:class:`~xlt.data.mixture.MixtureBatchSampler` loader and adds :class:`~xlt.training.callbacks.LanguageSwitch`, so every
 method (SFT, adapters, ...) gets per-batch switching without code of its own.
 
 Why the switch happens where it does. A language SFT is added in place to the very tensors the
@@ -18,18 +18,17 @@ restore of frozen entries (after the step) therefore sees plain W as well. Remov
 bytes (``AppliedSFT``), so switching every batch causes no drift. Validation applies each
 language's module to that language's loader and removes it before the best state is recorded.
 The mechanism only needs ``attach(model, with_head) -> handle`` with ``handle.remove()``, so
-adapter language modules switch the same way.
+adapter language modules switch the same way. (The switch is a Lightning callback, so it lives in
+xlt.training.callbacks: this module stays free of Lightning, which planning an experiment does not import.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import lightning as L
-
-from xlt.data.mixture import LANGUAGE_KEY, SamplingConfig
+from xlt.data.mixture import SamplingConfig
 
 
 @dataclass
@@ -61,61 +60,3 @@ class MultiSourceTrain(Sequence):
 
     def factors(self) -> list[int]:
         return [int(self.upsampling.get(lang, 1)) for lang in self.sources]
-
-
-class LanguageSwitch(L.Callback):
-    """Activates the current batch's language module (see the module docstring for the timing)."""
-
-    def __init__(self, modules: Mapping[str, Any], with_head: bool = False):
-        self.modules = dict(modules)
-        self.with_head = with_head
-        self.active: str | None = None
-        self.handle: Any = None
-
-    def activate(self, pl_module: L.LightningModule, language: str | None) -> None:
-        if language == self.active and (self.handle is not None or language is None):
-            return
-        self.deactivate()
-        module = self.modules.get(language) if language is not None else None
-        if module is not None:
-            self.handle = module.attach(pl_module, with_head=self.with_head)
-        self.active = language
-
-    def deactivate(self) -> None:
-        if self.handle is not None:
-            self.handle.remove()
-            self.handle = None
-        self.active = None
-
-    # training: attach at batch start, remove right after backward (before any optimizer-step hook)
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
-        language = batch.pop(LANGUAGE_KEY, None) if isinstance(batch, dict) else None
-        self.activate(pl_module, language)
-
-    def on_after_backward(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.deactivate()
-
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
-        self.deactivate()  # a step whose backward was skipped
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        self.deactivate()
-
-    # validation: each loader is one language
-    def on_validation_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
-                                  batch_idx: int, dataloader_idx: int = 0) -> None:
-        names = getattr(pl_module, "val_names", [])
-        self.activate(pl_module, names[dataloader_idx] if dataloader_idx < len(names) else None)
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.deactivate()
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.deactivate()
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.deactivate()
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self.deactivate()

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import datasets
+from typing import TYPE_CHECKING, Any
 
 from xlt.data.locations import DataLocation, load_location
 from xlt.data.readers import PLAIN_TEXT, TextFileFormat
 from xlt.errors import DataError
 from xlt.methods import METHODS, ModuleArtifact
 from xlt.pipeline.experiment import Experiment
+
+if TYPE_CHECKING:
+    import datasets
 
 # rows of a hub dataset that the plan's data check preprocesses (local files are preprocessed in full)
 HUB_CHECK_ROWS = 1000

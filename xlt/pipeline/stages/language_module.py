@@ -26,7 +26,7 @@ from xlt.tasks.mlm import MLMFamily
 def language_module_stage(exp: Experiment, lang: str, model: BaseModel | None = None) -> Stage:
     """``lang``'s language module on ``model`` (default: the configured base model)."""
     model = model or exp.base_model
-    if METHODS[exp.lang_module.method].train is None:
+    if not METHODS[exp.lang_module.method].trains:
         raise ConfigError(f"lang_module.method={exp.lang_module.method!r} is not trained per language "
                           "(MAD-G: use recipe=madg)")
     location = exp.data.corpus_location(lang)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 import torch
 
@@ -34,6 +33,9 @@ from xlt.schedule import Schedule
 from xlt.tasks.mlm import MLMFamily, special_affixes
 from xlt.typology import resolve_code, uriel_vector
 from xlt.utils.hashing import stable_hash
+
+if TYPE_CHECKING:
+    import datasets
 
 
 @dataclass
@@ -200,6 +202,8 @@ def finetune_texts(corpus: datasets.Dataset, ft: FinetuneConfig, seed: int, lang
 
 def _build_finetuned(exp: Experiment, lang: str, ft: FinetuneConfig, location: DataLocation,
                      ctx: StageContext) -> dict[str, Any]:
+    import datasets
+
     where = f"data.corpus ({lang})"
     family = MLMFamily(_mlm(exp.lang_module), exp.tokenizer)
     texts = finetune_texts(load_location(location, where), ft, exp.seed, lang)
