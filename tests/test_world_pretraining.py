@@ -1,0 +1,130 @@
+"""The synthetic world's pretrained encoder and its profile (issue 15, items 3-4): pretraining on the seen
+languages makes their MLM loss fall below the unseen languages'; the same seed gives the same model, byte for
+byte; the artifact loads like any local model; ``+world=synthetic`` points an experiment at the world."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from helpers import compose_config, launch, read_json
+
+from xlt.data.world import SIZE_PRESETS, write_world
+from xlt.errors import ConfigError, DataError
+from xlt.pipeline.runner import Runner
+from xlt.pipeline.stages.pretraining import PretrainingConfig, pretraining_stage
+from xlt.pipeline.store import ArtifactStore
+
+# small enough for a test: a 2-layer encoder of width 64, 150 steps on the "small" world's corpora
+TEST_PRETRAINING = PretrainingConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+                                     vocab_size=800, max_position_embeddings=128, steps=150, batch_size=16,
+                                     heldout_lines=50)
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("world") / "data"
+    write_world(out, seed=0, sizes=SIZE_PRESETS["small"])
+    return out
+
+
+def _pretrain(world: Path, store: Path) -> tuple[Path, dict]:
+    stage = pretraining_stage(world, TEST_PRETRAINING)
+    result = Runner(ArtifactStore(store), store / "run").run([stage])[stage.label]
+    return result.path, result.metrics
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_pretraining_separates_seen_from_unseen_and_is_deterministic(small_world, tmp_path):
+    model_dir, metrics = _pretrain(small_world, tmp_path / "a")
+    loss = {lang: metrics[f"heldout/{lang}/loss"] for lang in [*metrics["seen"], *metrics["unseen"]]}
+    seen, unseen = metrics["seen"], metrics["unseen"]
+    assert seen == ["qma", "qmb", "qfa", "qfb", "qia", "qib"] and len(unseen) == 7
+    # every high-resource language below every unseen one; on average, seen below unseen
+    assert max(loss[lang] for lang in ("qma", "qfa", "qia")) < min(loss[lang] for lang in unseen), loss
+    assert sum(loss[lang] for lang in seen) / len(seen) < sum(loss[lang] for lang in unseen) / len(unseen) - 0.2, loss
+    # the same world seed, another store: the same model and tokenizer, byte for byte
+    again, _ = _pretrain(small_world, tmp_path / "b")
+    assert again.name == model_dir.name  # the same content-addressed key
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        assert _digest(model_dir / name) == _digest(again / name), name
+    # loads through the ordinary local-model path, fingerprinted like any local checkpoint
+    from xlt.models.loading import ModelConfig, load_masked_lm, load_tokenizer
+
+    cfg = ModelConfig(name_or_path=str(model_dir), architecture="bert")
+    assert "local_files" in cfg.identity(tmp_path / "cache")
+    model, tokenizer = load_masked_lm(str(model_dir), cfg), load_tokenizer(str(model_dir), cfg)
+    assert model.config.vocab_size == len(tokenizer) and model.config.hidden_size == 64
+
+
+def test_pretraining_refuses_bad_config_and_missing_world(tmp_path):
+    with pytest.raises(ConfigError, match=r"pretraining\.architecture='llama'"):
+        pretraining_stage(tmp_path, PretrainingConfig(architecture="llama"))
+    with pytest.raises(ConfigError, match=r"pretraining\.hidden_size=100: not a multiple of num_attention_heads"):
+        pretraining_stage(tmp_path, PretrainingConfig(hidden_size=100, num_attention_heads=3))
+    with pytest.raises(DataError, match="not a written world"):
+        pretraining_stage(tmp_path)
+
+
+def test_stage_key_follows_the_world_content_and_config(tmp_path):
+    world = tmp_path / "w"
+    write_world(world, seed=0, sizes=SIZE_PRESETS["tiny"])
+    key = pretraining_stage(world, TEST_PRETRAINING).key
+    assert pretraining_stage(world, TEST_PRETRAINING).key == key
+    assert pretraining_stage(world, PretrainingConfig(steps=10)).key != key
+    other = tmp_path / "w1"
+    write_world(other, seed=1, sizes=SIZE_PRESETS["tiny"])
+    assert pretraining_stage(other, TEST_PRETRAINING).key != key
+
+
+# ---------------------------------------------------------------------------- +world=synthetic
+@pytest.mark.parametrize("experiment,task,first_file", [
+    ("ltsft_americasnli", "nli", "nli/qma/train.tsv"),
+    ("ltsft_ud_pos", "pos", "ud/qma/train.conllu"),
+    ("ltsft_masakhaner", "ner", "ner/qma/train.txt"),
+    ("ltsft_nusax", "sa", "sa/qma/train.csv"),
+    ("madg_americasnli", "nli", "nli/qma/train.tsv"),
+])
+def test_world_profile_points_the_experiment_at_the_world(tmp_path, monkeypatch, experiment, task, first_file):
+    monkeypatch.setenv("XLT_WORLD", str(tmp_path / "world"))
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(compose_config([f"+experiment={experiment}", "+world=synthetic"], tmp_path),
+                                 resolve=True)
+    world = tmp_path / "world"
+    assert cfg["task"]["name"] == task and cfg["data"]["name"] == f"world_{task}"
+    assert cfg["model"]["name_or_path"] == str(world / "encoder") and cfg["model"]["tiny"] is None
+    assert cfg["data"]["source"]["lang"] == "qma"
+    assert cfg["data"]["source"]["train"]["path"] == str(world / "data" / first_file)
+    assert cfg["data"]["corpus"]["path"] == str(world / "data/corpora/{lang}.txt")
+    assert "qla" in cfg["data"]["targets"] and cfg["data"]["use_samples"] is False
+    assert cfg["trainer"]["max_steps_per_phase"] is None  # sizes that learn, not the smoke caps
+
+
+@pytest.mark.slow
+def test_world_profile_runs_a_zero_shot_experiment(tmp_path, cache_dir):
+    """A small run of the real recipe on the world: a tiny world, a briefly pretrained encoder, a few steps."""
+    from xlt.pipeline.world import prepare_world
+
+    root = tmp_path / "world"
+    prepared = prepare_world(root, seed=0, sizes="tiny", artifacts=tmp_path / "artifacts",
+                             pretraining=PretrainingConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                           intermediate_size=64, vocab_size=300,
+                                                           max_position_embeddings=128, steps=5, heldout_lines=5))
+    assert (root / "encoder").resolve() == prepared.encoder.resolve()
+    out = tmp_path / "run"
+    result = launch(["+experiment=ltsft_americasnli", "+world=synthetic", "data.targets=[qmc,qla]",
+                     "trainer.max_steps_per_phase=3", "lang_module.mlm.max_seq_length=32",
+                     "trainer.mlm_max_seq_length=32", f"hydra.run.dir={out}", f"paths.root={tmp_path}"], cache_dir,
+                    env={"XLT_WORLD": str(root), "XLT_ARTIFACTS": str(tmp_path / "artifacts")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = read_json(out / "results.json")
+    assert set(results["targets"]) == {"qmc", "qla"}, json.dumps(results)[:500]
+    run = read_json(out / "run.json")
+    assert "local_files" in json.dumps(run)
