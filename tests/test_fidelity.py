@@ -58,3 +58,22 @@ def test_a_finding_runs_through_the_real_recipe_on_a_tiny_world(tmp_path, cache_
     assert len(outcome.a) == len(outcome.b) == 1 and all(0 <= v <= 100 for v in [*outcome.a, *outcome.b])
     assert (tmp_path / "runs/seed0/la_helps-zs_la/results.json").is_file()
     assert any("la_helps/zs in" in line for line in lines)  # the second run reuses the first's stages
+
+
+def test_every_run_of_every_finding_composes_into_an_experiment(tmp_path):
+    """Each run's overrides compose with the world profile and parse (bad keys or values fail here)."""
+    from helpers import compose_config
+    from omegaconf import OmegaConf
+
+    from xlt.pipeline.experiment import Experiment
+
+    world = tmp_path / "world"
+    for name, entry in FINDINGS.items():
+        for run, overrides in entry.runs.items():
+            cfg = compose_config([*entry.base, *overrides, "seed=1", f"paths.world={world}"], tmp_path)
+            experiment = Experiment(cfg, tmp_path / "run")
+            assert experiment.model.name_or_path == str(world / "encoder"), (name, run)
+            assert experiment.data.targets and experiment.seed == 1
+            if entry.chapter == 3:
+                corpus = OmegaConf.to_container(cfg, resolve=True)["lang_module"]["corpus"]
+                assert corpus["path"] == str(world / "data/corpora/{lang}.txt") and corpus["hub"] is None

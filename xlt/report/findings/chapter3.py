@@ -11,7 +11,7 @@ UNSEEN = [*UNSEEN_SVO, *OTHER_ORDERS]
 MADG = ["+experiment=madg_ud_pos", "+world=synthetic"]
 WORLD_CORPUS = ["lang_module.languages=[qma,qmb,qfa,qfb,qia,qib]", "lang_module.corpus.hub=null",
                 "lang_module.corpus.name=null", "lang_module.corpus.split=null", "lang_module.corpus.columns=null",
-                "+lang_module.corpus.path=${paths.world}/data/corpora/{lang}.txt"]
+                "+lang_module.corpus.path='${paths.world}/data/corpora/{lang}.txt'"]
 
 finding(Finding(
     "madg_beats_ta_only", 3, "MAD-G > TA-only on unseen languages",

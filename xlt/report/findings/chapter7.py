@@ -17,4 +17,4 @@ finding(Finding(
                   "task.train.weight_decay=0"],
      "lora": [target_list(SOURCE), "recipe.protocol=ta_only", "task_module=lora", f"task_module.rank={RANK}"]},
     lambda r: (mean_metric(r["spiel_ag"], SOURCE), mean_metric(r["lora"], SOURCE)), ("SpIEL-AG", "LoRA"),
-    at_least=True))
+    at_least=True, base=["task=pos", "+world=synthetic"]))  # no experiment: ltsft_ud_pos sets LT-SFT's phases
