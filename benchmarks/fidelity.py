@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=os.environ.get("XLT_FIDELITY_ROOT", ".cache/xlt/fidelity"),
                         help="worlds, artifacts and runs (default .cache/xlt/fidelity)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on shared cores)")
+    parser.add_argument("--pretraining-steps", type=int,
+                        help="encoder pretraining steps (default: PretrainingConfig's; fewer: a quick look only)")
     parser.add_argument("--list", action="store_true", help="list the registered findings and exit")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run (e.g. a smaller budget)")
     args = parser.parse_args(argv)
@@ -43,8 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     # chapter 4 first: its findings share the language modules and the task module the others reuse
     names = args.findings or sorted(FINDINGS.names(), key=lambda name: FINDINGS[name].chapter != 4)
     started = time.perf_counter()
-    outcomes = run_findings(names, args.seeds, Path(args.root).resolve(), args.overrides,
-                            log=lambda line: print(line, flush=True))
+    root = Path(args.root).resolve()
+    prepare = None
+    if args.pretraining_steps:
+        from xlt.pipeline.stages.pretraining import PretrainingConfig
+        from xlt.pipeline.world import prepare_world
+
+        pretraining = PretrainingConfig(steps=args.pretraining_steps)
+
+        def prepare(world_root: Path, seed: int):
+            return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining)
+
+    outcomes = run_findings(names, args.seeds, root, args.overrides, log=lambda line: print(line, flush=True),
+                            prepare=prepare)
     print()
     print(table(outcomes, args.seeds))
     held = sum(o.verdict == "holds" for o in outcomes)
