@@ -40,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, entry in FINDINGS.items():
             print(f"{name:24} ch. {entry.chapter}  {entry.claim}  [{entry.thesis}]")
         return 0
+    from xlt.training.fit import quiet_libraries
+
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
+    quiet_libraries()
     # chapter 4 first: its findings share the language modules and the task module the others reuse
     names = args.findings or sorted(FINDINGS.names(), key=lambda name: FINDINGS[name].chapter != 4)
     started = time.perf_counter()

@@ -83,6 +83,16 @@ def test_stage_key_follows_the_world_content_and_config(tmp_path):
     assert pretraining_stage(other, TEST_PRETRAINING).key != key
 
 
+def test_prepare_refuses_a_root_holding_another_world(tmp_path):
+    from xlt.pipeline.world import prepare_world
+
+    write_world(tmp_path / "data", seed=0, sizes=SIZE_PRESETS["tiny"])
+    with pytest.raises(DataError, match="holds the world of seed 0"):
+        prepare_world(tmp_path, seed=1, sizes="tiny")
+    with pytest.raises(DataError, match="world sizes 'huge'"):
+        prepare_world(tmp_path, seed=0, sizes="huge")
+
+
 # ---------------------------------------------------------------------------- +world=synthetic
 @pytest.mark.parametrize("experiment,task,first_file", [
     ("ltsft_americasnli", "nli", "nli/qma/train.tsv"),
@@ -125,6 +135,7 @@ def test_world_profile_runs_a_zero_shot_experiment(tmp_path, cache_dir):
                     env={"XLT_WORLD": str(root), "XLT_ARTIFACTS": str(tmp_path / "artifacts")})
     assert result.returncode == 0, result.stderr[-3000:]
     results = read_json(out / "results.json")
-    assert set(results["targets"]) == {"qmc", "qla"}, json.dumps(results)[:500]
+    assert set(results["languages"]) == {"qmc", "qla"}, json.dumps(results)[:500]
+    assert results["sources"] == ["qma"] and results["metric"] == "accuracy"
     run = read_json(out / "run.json")
     assert "local_files" in json.dumps(run)
