@@ -1,5 +1,5 @@
 """Preparing the synthetic world for ``+world=synthetic`` (issue 15, items 3-4): its data and its pretrained
-encoder, both deterministic from the world's seed.
+encoder, both from the world's seed (the data byte for byte; the encoder not yet: see xlt.pipeline.stages.pretraining).
 
 ``python -m xlt.pipeline.world [ROOT] [--seed N] [--sizes default|small|tiny]`` writes the world's data to
 ``ROOT/data`` (:func:`xlt.data.world.write_world`; kept if already there), pretrains its encoder as the
