@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.xlt-installed
 
-.PHONY: demo test test-slow test-all lint install lock clean samples
+.PHONY: demo test test-slow test-all lint install lock clean samples world fidelity
 
 # Installs from constraints.txt, the committed lock of known-good versions (torch: scripts/install_torch.sh
 # picks the build for the machine). `make lock` refreshes the lock; then `rm -rf .venv && make test`.
@@ -29,6 +29,14 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
+
+# The synthetic world (issue 15, docs/fidelity.md): its data and pretrained encoder, then the thesis's
+# findings measured on it over three seeds (one table; FIDELITY_ARGS="--seeds 0 --findings la_helps" for less).
+world: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m xlt.pipeline.world
+
+fidelity: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 nice -n 10 $(PY) benchmarks/fidelity.py $(FIDELITY_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check xlt tests launch.py benchmarks hydra_plugins

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,11 @@ def _lines() -> Iterator[str]:
             yield from (line.strip() for line in handle if line.strip())
 
 
-def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
+def _train_tokenizer(architecture: str, vocab_size: int, max_length: int, lines: Iterable[str] | None = None):
+    """A tokenizer of ``architecture``'s kind trained on ``lines`` (default: the bundled sample corpora)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    text = _lines() if lines is None else lines
 
     if architecture == "deberta-v2":  # mDeBERTa: SentencePiece Unigram, [MASK] added after the pieces
         import json
@@ -62,7 +65,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok = Tokenizer(models.Unigram())
         tok.normalizer = normalizers.NFC()
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.train_from_iterator(_lines(), trainers.UnigramTrainer(
+        tok.train_from_iterator(text, trainers.UnigramTrainer(
             vocab_size=vocab_size - 1, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"], unk_token="[UNK]",
             show_progress=False))
         from transformers import DebertaV2Tokenizer
@@ -77,7 +80,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok.normalizer = normalizers.NFKC()
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(_lines(), trainers.UnigramTrainer(
+        tok.train_from_iterator(text, trainers.UnigramTrainer(
             vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=False))
         from transformers import XLMRobertaTokenizerFast
 
@@ -90,7 +93,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok.normalizer = normalizers.BertNormalizer(lowercase=False)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
-        tok.train_from_iterator(_lines(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
+        tok.train_from_iterator(text, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
                                                                     show_progress=False))
         from transformers import BertTokenizerFast
 
@@ -104,7 +107,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int):
         tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=False))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        tok.train_from_iterator(_lines(), trainers.BpeTrainer(
+        tok.train_from_iterator(text, trainers.BpeTrainer(
             vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False))
         if architecture in ("llama", "mistral"):  # like the real tokenizers: <s> starts every sequence

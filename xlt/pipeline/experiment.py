@@ -37,6 +37,7 @@ class PathsConfig:
     cache: str
     data: str
     samples: str | None = None
+    world: str | None = None  # the synthetic world (issue 15): data/ and encoder/ (python -m xlt.pipeline.world)
 
 
 class Experiment:

@@ -1,0 +1,174 @@
+"""The thesis's findings, measured on the synthetic world (issue 15, item 5): ``make fidelity``.
+
+A finding is a claim of the thesis that one configuration beats another (``a > b``), measured through the
+real recipes on the world (``+world=synthetic``): each of its *runs* is a list of Hydra overrides, run by
+:func:`xlt.pipeline.run.run_experiment` in this process, and its *measure* turns the runs' ``results.json``
+into the two numbers compared (e.g. the average POS accuracy of ZS-LA and of ZS over the same targets).
+Every run of a seed shares the seed's world, encoder and artifact store, so stages that two findings share
+(the language modules, the single-source task module) are built once.
+
+Over the seeds (each seed its own world, encoder and fine-tuning seed), a finding *holds* when
+``mean(a) - mean(b)`` exceeds the pooled standard deviation ``sqrt((std(a)^2 + std(b)^2) / 2)`` (sample
+standard deviations; with one seed nothing is decided); a claim ``a >= b`` holds unless ``b`` beats ``a`` by
+more than it. The table prints the thesis's figures beside ours.
+
+Findings register themselves in :data:`FINDINGS` from the modules of this package, one per chapter
+(``chapter3.py``, ``chapter4.py``, ``chapter7.py``); chapters 5 and 6 (few-shot, TTRAIN, BiStil) add a
+module when their pipelines land. The design (tasks, targets, budgets: :data:`WORLD_FINDINGS_BASE`) was
+fixed from its rationale before anything was measured, and is not to be tuned until findings pass.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xlt.registry import Registry
+
+# The task every chapter 3/4 finding is measured on, and the base of every run. POS tagging: its labels
+# depend on exactly what the world varies between languages (lexicon, morphology, word order), it is the
+# cheapest task per example, and chapter 4 reports it beside NLI (Table 4.3). One source, qma (the world's
+# English, SVO); targets: its low-resource seen sibling qmb and the unseen SVO languages qmc (close
+# relative), qmd (distant relative), qla (isolate), plus the unseen sibling of each other order type (qfc,
+# qic), which multi-source training is for.
+WORLD_FINDINGS_BASE = ["+experiment=ltsft_ud_pos", "+world=synthetic"]
+SEEN_LOW = ["qmb"]
+UNSEEN_SVO = ["qmc", "qmd", "qla"]
+OTHER_ORDERS = ["qfc", "qic"]
+TARGETS = [*SEEN_LOW, *UNSEEN_SVO, *OTHER_ORDERS]
+
+
+@dataclass
+class Finding:
+    """``a`` beats ``b``: ``measure`` maps {run name: results.json} to (a, b), in metric points (0-100)."""
+
+    name: str
+    chapter: int
+    claim: str  # "ZS-LA > ZS"
+    thesis: str  # the thesis's figures for the same comparison
+    runs: dict[str, list[str]]  # run name -> overrides (after WORLD_FINDINGS_BASE and the seed's)
+    measure: Callable[[Mapping[str, dict[str, Any]]], tuple[float, float]]
+    labels: tuple[str, str] = ("a", "b")
+    base: list[str] = field(default_factory=lambda: list(WORLD_FINDINGS_BASE))  # experiment + world profile
+    at_least: bool = False  # a claim "a >= b": holds unless b beats a by more than the pooled std
+
+
+FINDINGS: Registry[Finding] = Registry("finding", "xlt.report.findings", "finding")
+
+
+def finding(entry: Finding) -> Finding:
+    return FINDINGS.add(entry.name, entry)
+
+
+def mean_metric(results: Mapping[str, Any], languages: Sequence[str]) -> float:
+    """Mean of the primary metric over ``languages`` (in points)."""
+    metric = results["metric"]
+    return 100 * statistics.fmean(results["languages"][lang][metric] for lang in languages)
+
+
+def target_list(languages: Sequence[str]) -> str:
+    return f"data.targets=[{','.join(languages)}]"
+
+
+@dataclass
+class Outcome:
+    finding: Finding
+    a: list[float] = field(default_factory=list)  # one value per seed
+    b: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # time spent on this finding's runs that were not cached
+    error: str | None = None
+
+    @staticmethod
+    def _std(values: list[float]) -> float:
+        return statistics.stdev(values) if len(values) > 1 else math.nan
+
+    @property
+    def pooled_std(self) -> float:
+        return math.sqrt((self._std(self.a) ** 2 + self._std(self.b) ** 2) / 2)
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "not measured"
+        if len(self.a) < 2:
+            return "n/a (1 seed)"
+        gap = statistics.fmean(self.a) - statistics.fmean(self.b)
+        holds = gap >= -self.pooled_std if self.finding.at_least else gap > self.pooled_std
+        return "holds" if holds else "does not hold"
+
+    def cell(self, values: list[float]) -> str:
+        if not values:
+            return "-"
+        return f"{statistics.fmean(values):.1f} ± {self._std(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
+
+
+def table(outcomes: Sequence[Outcome], seeds: Sequence[int]) -> str:
+    """The findings table (markdown): finding, thesis figures, ours (mean ± std over seeds), verdict."""
+    lines = [f"| finding (ch.) | thesis | ours: a | ours: b | a - b | verdict (seeds {', '.join(map(str, seeds))}) | "
+             "time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for o in outcomes:
+        f = o.finding
+        gap = (statistics.fmean(o.a) - statistics.fmean(o.b)) if o.a and o.b else math.nan
+        lines.append(f"| {f.claim} ({f.chapter}) | {f.thesis} | {f.labels[0]}: {o.cell(o.a)} | {f.labels[1]}: "
+                     f"{o.cell(o.b)} | {gap:+.1f} | {o.verdict}{' (' + o.error + ')' if o.error else ''} | "
+                     f"{o.seconds / 60:.0f} min |")
+    return "\n".join(lines)
+
+
+def run_findings(names: Sequence[str], seeds: Sequence[int], root: Path, extra: Sequence[str] = (),
+                 log: Callable[[str], None] = print, prepare: Callable[[Path, int], Any] | None = None
+                 ) -> list[Outcome]:
+    """Measure ``names`` over ``seeds``: per seed, prepare the world (``ROOT/seed<N>``: data and encoder),
+    then run every finding's runs (shared stages built once) and record its two numbers."""
+    from hydra import compose, initialize_config_dir
+
+    from xlt.pipeline.run import run_experiment
+    from xlt.pipeline.world import prepare_world
+    from xlt.typology.uriel import load_uriel
+
+    conf = Path(__file__).resolve().parents[3] / "conf"
+    outcomes = {name: Outcome(FINDINGS[name]) for name in names}
+    for seed in seeds:
+        world_root = root / f"seed{seed}"
+        started = time.perf_counter()
+        world = (prepare or (lambda r, s: prepare_world(r, s, artifacts=root / "artifacts")))(world_root, seed)
+        os.environ.update(world.environment())  # XLT_URIEL_DIR: this seed's typology (MAD-G, fallback)
+        load_uriel.cache_clear()
+        log(f"seed {seed}: world and encoder ready in {time.perf_counter() - started:.0f} s ({world_root})")
+        done: dict[str, dict[str, Any]] = {}
+        for name in names:
+            outcome = outcomes[name]
+            if outcome.error:
+                continue
+            results: dict[str, dict[str, Any]] = {}
+            try:
+                for run, overrides in outcome.finding.runs.items():
+                    everything = [*outcome.finding.base, *overrides, f"seed={seed}", f"paths.world={world_root}",
+                                  f"paths.artifacts={root / 'artifacts'}", f"paths.root={root}", *extra]
+                    key = json.dumps(everything)
+                    if key not in done:
+                        run_started = time.perf_counter()
+                        with initialize_config_dir(str(conf), version_base="1.3"):
+                            cfg = compose("config", overrides=everything)
+                        run_dir = root / "runs" / f"seed{seed}" / f"{name}-{run}"
+                        done[key] = run_experiment(cfg, run_dir, overrides=everything)
+                        outcome.seconds += time.perf_counter() - run_started
+                        log(f"seed {seed}: {name}/{run} in {time.perf_counter() - run_started:.0f} s")
+                    results[run] = done[key]
+                a, b = outcome.finding.measure(results)
+            except Exception as error:  # noqa: BLE001 - a finding that cannot be measured is reported as such
+                outcome.error = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                log(f"seed {seed}: {name} not measured: {outcome.error}")
+                continue
+            outcome.a.append(a)
+            outcome.b.append(b)
+            log(f"seed {seed}: {name}: {outcome.finding.labels[0]} {a:.1f} vs {outcome.finding.labels[1]} {b:.1f}")
+    return list(outcomes.values())
