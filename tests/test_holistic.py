@@ -157,8 +157,31 @@ def test_ttest_evaluates_the_zs_task_module_on_translated_test_sets(tmp_path, ca
                    for label in ttest)
 
 
+def test_experiments_hold_the_thesis_hyperparameters(tmp_path):
+    """§6.4.2 (and the acceptance's `--cfg job`): NLLB 3.3B, XLM-R base, language modules of at least 100 epochs
+    and 100k steps (batch 8, lr 5e-5, 256-token sequences), the tasks' schedules."""
+    for name, task in (("holistic_americasnli", {"max_epochs": 5, "batch_size": 32, "lr": 2e-5, "eval_every": 625}),
+                       ("holistic_nusax", {"max_epochs": 10, "batch_size": 16, "lr": 2e-5, "eval_every": 250})):
+        cfg = compose_config([f"+experiment={name}"], tmp_path)
+        assert cfg.nmt.name_or_path == "facebook/nllb-200-3.3B"
+        assert cfg.model.name_or_path == "FacebookAI/xlm-roberta-base"
+        lang = cfg.lang_module.train
+        assert (lang.max_epochs, lang.max_steps, lang.min_steps) == (100, None, 100_000)  # at least both
+        assert (lang.batch_size, lang.lr, cfg.lang_module.mlm.max_seq_length) == (8, 5e-5, 256)
+        assert {key: cfg.task.train[key] for key in task} == task
+        assert cfg.recipe.shots.upsampling == 10 and cfg.nmt.adaptation.train.max_epochs == 5
+    nusax = compose_config(["+experiment=holistic_nusax"], tmp_path)
+    assert nusax.task_module.phase1.max_epochs == 3  # LT-SFT's dense phase (§6.4.2)
+    sizes = {size: compose_config(["+experiment=holistic_nusax", f"nmt={size}"], tmp_path).nmt.name_or_path
+             for size in ("nllb_600m", "nllb_1_3b")}
+    assert sizes == {"nllb_600m": "facebook/nllb-200-distilled-600M", "nllb_1_3b": "facebook/nllb-200-distilled-1.3B"}
+
+
 def test_zs_shares_chapter_4s_artifacts(tmp_path, cache_dir):
-    holistic = plan(tmp_path, cache_dir, "zs")
+    """With chapter 4's language-module schedule (the lesser of 100 epochs and 100k steps, at least 30k), ZS is
+    chapter 4's experiment: the same artifacts."""
+    holistic = plan(tmp_path, cache_dir, "zs", "lang_module.train.max_steps=100000",
+                    "lang_module.train.min_steps=30000")
     exp = experiment(tmp_path, cache_dir, "task_module.density=0.08", "task_module.num_trainable=null",
                      name="ltsft_americasnli")
     chapter4 = {stage.label: stage.key for stage in topological(plan_experiment(exp).stages)}
