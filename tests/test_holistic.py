@@ -112,6 +112,9 @@ def test_few_shot_configurations(tmp_path, cache_dir):
     assert single["shots/aym"].key == upsample["shots/aym"].key  # the same shots
     every = plan(tmp_path, cache_dir, "fs_all")
     assert list(sources(every["task"])) == ["en", *(f"{t}_shots" for t in NLI_TARGETS)]
+    # checkpoints of FS runs are selected on the source's validation data only (§6.4.3)
+    for stages, label in ((single, "task/aym"), (upsample, "task/aym"), (every, "task")):
+        assert [name for name, entry in sources(stages[label]).items() if entry["validation"]] == ["en"]
     no_la = plan(tmp_path, cache_dir, "fs_la")
     assert not any(label.startswith("lang/") for label in no_la)
     assert all(not module_inputs(no_la[f"task/{t}"]) and not sources(no_la[f"task/{t}"])[f"{t}_shots"][
