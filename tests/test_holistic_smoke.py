@@ -40,10 +40,11 @@ def test_smoke_fs_ttrain_all_end_to_end(tmp_path, cache_dir):
 
 @pytest.mark.slow
 def test_smoke_figure_6_1_sweep_and_report(tmp_path, cache_dir):
-    """The Figure 6.1 sweep file in smoke form (K in {0, 20} x 2 seeds, one target, no language modules):
-    four jobs, then the report's table and PNG with human labels."""
+    """The Figure 6.1 sweep file in smoke form (K in {0, 20} x 2 seeds, one target, FS – LA: no language
+    modules to train): four jobs, then the report's table and PNG with human labels."""
     sweep = launch(["-m", "--config-dir", "sweeps", "--config-name", "holistic_figure_6_1_americasnli",
-                    "+profile=smoke", "lang_module=none", "task_module=ltsft", "hydra.sweeper.zip=[]",
+                    "+profile=smoke", "lang_module=ltsft", "task_module=ltsft", "hydra.sweeper.zip=[]",
+                    "recipe.configuration=fs_la",
                     "data.targets=[aym]", "recipe.shots.k=0,20", "seed=1,2", "trainer.max_steps_per_phase=4",
                     f"paths.root={tmp_path}", f"hydra.sweep.dir={tmp_path / 'sweep'}"], cache_dir, timeout=3000)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
