@@ -270,6 +270,7 @@ SAMPLE_SET_MODULES: tuple[str, ...] = (
     "xlt.data.synthetic_tasks",
     "xlt.data.synthetic_madg",
     "xlt.data.synthetic_instruction",
+    "xlt.data.synthetic_holistic",
 )
 
 

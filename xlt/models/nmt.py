@@ -329,3 +329,19 @@ def build_tiny_nmt(corpora: Sequence[str | Path], language_codes: Sequence[str],
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def table_codes(table: Mapping[str, NllbLanguage] | None = None) -> list[str]:
+    """The FLORES codes an NLLB-200 tokenizer has for the table's languages: those of every supported
+    language (Table 6.1 without a dagger), each once, sorted (an unsupported language's code exists only
+    in a model adapted to it)."""
+    table = language_table() if table is None else table
+    return sorted({entry.flores for entry in table.values() if entry.nllb})
+
+
+def build_tiny_nmt_from_table(corpora: Sequence[str | Path], cache_dir: str | Path,
+                              sizes: Mapping[str, Any] | None = None,
+                              table: Mapping[str, NllbLanguage] | None = None) -> Path:
+    """:func:`build_tiny_nmt` with the codes of :func:`table_codes`: the stand-in the smoke profile
+    translates with (``model.architecture: m2m_100`` with a ``tiny`` block, or ``nmt.tiny``)."""
+    return build_tiny_nmt(corpora, table_codes(table), cache_dir, sizes)

@@ -31,6 +31,7 @@ DEFAULT_SIZES: dict[str, Any] = {
 # with one process step by step (dropout masks are drawn per process, xlt.training.distributed).
 OPTIONAL_SIZES = ("dropout",)
 BUILD_VERSION = 1
+NMT_ARCHITECTURES = ("m2m_100",)  # NLLB-200's model_type; built by xlt.models.nmt
 # Per-architecture builder revisions (only in the cache key of that architecture's models):
 # llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does; deberta-v2 1 has
 # mDeBERTa's tokenizer ([PAD] [CLS] [SEP] [UNK] first, [MASK] added last) and relative attention.
@@ -74,7 +75,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int, lines:
         tokenizer = DebertaV2Tokenizer(vocab=pieces, model_max_length=max_length)
         tokenizer.add_special_tokens({"mask_token": "[MASK]"})
         return tokenizer
-    if architecture in ("xlm-roberta", "roberta", "camembert", "m2m_100", "nllb-moe"):
+    if architecture in ("xlm-roberta", "roberta", "camembert"):
         specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
         tok = Tokenizer(models.Unigram())
         tok.normalizer = normalizers.NFKC()
@@ -148,7 +149,13 @@ def _model_config(architecture: str, sizes: dict[str, Any], tokenizer):
 
 
 def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) -> Path:
-    """Directory of a saved tiny random model + tokenizer (built once, then cached)."""
+    """Directory of a saved tiny random model + tokenizer (built once, then cached). Translation models
+    (``m2m_100``: NLLB's architecture) are built by :func:`xlt.models.nmt.build_tiny_nmt_from_table`: an
+    encoder-decoder with an NLLB tokenizer holding the language table's codes."""
+    if architecture in NMT_ARCHITECTURES:
+        from xlt.models.nmt import build_tiny_nmt_from_table
+
+        return build_tiny_nmt_from_table(_corpus_files(), cache_dir, sizes)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     unknown = set(sizes) - set(DEFAULT_SIZES) - set(OPTIONAL_SIZES)
     if unknown:

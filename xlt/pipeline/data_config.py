@@ -38,6 +38,16 @@ profile ``sample_targets`` (if set) keeps only the targets that have bundled sam
 An entry's keys are exactly train, validation, upsampling, max_train_examples,
 max_validation_examples, subset and language_module; anything else is an error (the reference code
 silently ignored a misplaced key and trained Estonian without its language SFT).
+
+Chapter 6 (recipe ``holistic``, docs/holistic_transfer.md) reads three more things, all optional:
+``target.shots`` (a target's labelled split(s) that few-shot examples are drawn from: AmericasNLI's dev
+split, NusaX's train + validation), ``parallel: {train, validation}`` (the parallel corpus an NMT model
+is adapted on for a language it lacks, Table D.2; columns ``source`` = the adaptation source language,
+``target`` = the language) and ``trim: {test, threshold, text_field}`` (the test set whose sentences are
+removed, originally or lightly modified, from the source training data: SMSA vs NusaX, Table 6.1).
+Recipes add sources of their own to a mixture (gold shots, translated data): such a
+:class:`SourceSpec` has a ``name`` of its own (``aym_shots``) and may read files that a stage produces
+(:class:`~xlt.pipeline.produced.ProducedData`).
 """
 
 from __future__ import annotations
@@ -54,7 +64,10 @@ from xlt.errors import ConfigError, DataError
 
 ENTRY_KEYS = ("train", "validation", "upsampling", "max_train_examples", "max_validation_examples", "subset",
               "language_module")
-LANGUAGE_KEYS = ("corpus", "target", "vars", "language_module")
+LANGUAGE_KEYS = ("corpus", "target", "vars", "language_module", "parallel")
+TARGET_SPLITS = ("test", "validation", "shots")
+PARALLEL_SPLITS = ("train", "validation")
+TRIM_KEYS = ("test", "threshold", "text_field")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -70,6 +83,15 @@ class SourceSpec:
     max_validation_examples: int | None = None
     subset: str = "first"  # which max_*_examples rows: first | random (seeded by run seed, language, split)
     language_module: bool = True
+    # A recipe's own sources (chapter 6): the source's name in the mixture when it is not its language
+    # (``aym_shots``, ``aym_translated``: batches of the language ``lang``, with its language module);
+    # train/validation may then hold ProducedData (files a stage writes) besides DataLocations.
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The source's name in the mixture (its language unless it has a name of its own)."""
+        return self.name or self.lang
 
 
 @dataclass
@@ -80,7 +102,7 @@ class DataConfig:
     source_defaults: dict[str, Any] = field(default_factory=dict)  # keys every mixture entry lacks
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     targets: list[str] = field(default_factory=list)
-    target: dict[str, Any] = field(default_factory=dict)  # {test: location, validation: location}
+    target: dict[str, Any] = field(default_factory=dict)  # {test: location, validation: ..., shots: ...}
     corpus: dict[str, Any] | None = None  # template of language-module corpora
     languages: dict[str, Any] = field(default_factory=dict)  # per-language overrides and vars
     # languages whose modules are validated on 1% of the corpus every 5,000 steps (§4.4.2; the rest: 5%,
@@ -91,6 +113,11 @@ class DataConfig:
     # Under use_samples only: the targets that have bundled samples (null: all of them). The other targets
     # of ``targets`` are left out, so a thesis-size target list (95 UD languages) smoke-tests on a few.
     sample_targets: list[str] | None = None
+    # chapter 6: the parallel corpus an NMT model is adapted on ({train, validation}: location templates)
+    parallel: dict[str, Any] | None = None
+    # chapter 6: {test: location, threshold: 0.85, text_field: text}: remove the training rows of the source
+    # that match a sentence of ``test`` (xlt.data.near_duplicates; the holistic recipe's trim stage)
+    trim: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.use_samples and self.sample_targets is not None:
@@ -118,8 +145,17 @@ class DataConfig:
                 raise ConfigError(f"data.languages.{lang}: unknown key {sorted(unknown)[0]!r} "
                                   f"(known: {', '.join(LANGUAGE_KEYS)})")
         for split in self.target:
-            if split not in ("test", "validation"):
-                raise ConfigError(f"data.target: unknown split {split!r} (known: test, validation)")
+            if split not in TARGET_SPLITS:
+                raise ConfigError(f"data.target: unknown split {split!r} (known: {', '.join(TARGET_SPLITS)})")
+        for split in self.parallel or {}:
+            if split not in PARALLEL_SPLITS:
+                raise ConfigError(f"data.parallel: unknown split {split!r} (known: {', '.join(PARALLEL_SPLITS)})")
+        if self.trim is not None:
+            unknown = sorted(set(self.trim) - set(TRIM_KEYS))
+            if unknown:
+                raise ConfigError(f"data.trim: unknown key {unknown[0]!r} (known: {', '.join(TRIM_KEYS)})")
+            if "test" not in self.trim:
+                raise ConfigError("data.trim: needs test (the location whose sentences are removed from the source)")
 
     @staticmethod
     def _check_entry(entry: Any, where: str) -> None:
@@ -187,6 +223,23 @@ class DataConfig:
         template = _merge(self.target, (self.languages.get(lang) or {}).get("target") or {})
         node = template.get(split)
         return None if node is None else self._resolve(node, lang, f"data.target.{split} ({lang})")
+
+    def target_locations(self, lang: str, split: str) -> list[DataLocation]:
+        """Every location of a target's ``split`` (``shots`` may list several: NusaX's train + validation)."""
+        template = _merge(self.target, (self.languages.get(lang) or {}).get("target") or {})
+        return self._resolve_all(template.get(split), lang, f"data.target.{split} ({lang})")
+
+    def parallel_locations(self, lang: str) -> dict[str, list[DataLocation]]:
+        """The parallel corpus of ``lang`` (Table D.2) by split (``train``, ``validation``); empty: none."""
+        node = _merge(self.parallel or {}, (self.languages.get(lang) or {}).get("parallel") or {})
+        return {split: self._resolve_all(node.get(split), lang, f"data.parallel.{split} ({lang})")
+                for split in PARALLEL_SPLITS if node.get(split) is not None}
+
+    def trim_location(self) -> DataLocation | None:
+        """The test set that source training rows are trimmed against (``data.trim.test``), or None."""
+        if not self.trim:
+            return None
+        return self._resolve(self.trim["test"], self.source_lang, "data.trim.test")
 
     def corpus_location(self, lang: str) -> DataLocation:
         if self.corpus is None:

@@ -21,13 +21,14 @@ from xlt.methods import METHODS, parse_module_config
 from xlt.models.loading import ModelConfig, base_weights_hash, load_tokenizer, resolve_model_path
 from xlt.pipeline.base_model import BaseModel
 from xlt.pipeline.data_config import DataConfig, parse_data_config
+from xlt.pipeline.nmt_config import NmtConfig
 from xlt.pipeline.store import ArtifactStore
 from xlt.schedule import Schedule
 from xlt.tasks import build_task
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 
 TOP_LEVEL_KEYS = {"name", "seed", "model", "lang_module", "task_module", "task", "data", "recipe", "trainer",
-                  "logger", "paths", "profile", "hydra", "cluster"}
+                  "logger", "paths", "profile", "hydra", "cluster", "nmt"}
 
 
 @dataclass
@@ -86,6 +87,14 @@ class Experiment:
         if method in ("spiel_ag", "spiel_ma") and schedule is not None and schedule.weight_decay:
             raise ConfigError(f"task.train.weight_decay={schedule.weight_decay}: {method} decays towards the "
                               "pre-trained weights with task_module.weight_decay; set task.train.weight_decay=0")
+
+    @cached_property
+    def nmt(self) -> NmtConfig:
+        """The ``nmt`` section (chapter 6's translation model), parsed when a recipe first needs it (the
+        smoke profile gives every experiment an ``nmt`` node, which others never read)."""
+        if not self.cfg.get("nmt") or not isinstance(self.cfg["nmt"], dict):
+            raise ConfigError("nmt: this recipe translates, but no NMT model is configured (add nmt=nllb_3_3b)")
+        return parse(NmtConfig, self.cfg["nmt"], "nmt")
 
     # ------------------------------------------------------------------ shared resources
     @cached_property

@@ -106,7 +106,10 @@ def draw_table(table: Table) -> tuple[str, Any] | None:
             xs = [_shown(key, r.params[key]) for r in rows]
             ys = [scale * r.cells["avg"].mean for r in rows]
             errors = [scale * (r.cells["avg"].std or 0.0) for r in rows]
-            axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=name)
+            line = axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=name)
+            if any(errors):  # the std over seeds as a shaded band too (Fig. 6.1)
+                axes.fill_between(xs, [y - e for y, e in zip(ys, errors)], [y + e for y, e in zip(ys, errors)],
+                                  color=line.lines[0].get_color(), alpha=0.2, linewidth=0)
         _axis(axes, "x", key, table.rows)
         axes.set_ylabel(metric)
         axes.set_title(title)

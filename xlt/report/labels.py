@@ -55,6 +55,7 @@ QUANTITIES: dict[str, Quantity] = {
     "recipe.finetune.init": Quantity("adapter initialisation"),
     "recipe.protocol": Quantity("protocol"),
     "data.targets": Quantity("target languages"),
+    "recipe.configuration": Quantity("configuration"),  # chapter 6's rows (Tables 6.2, 6.3)
     "task_module": Quantity("method"),
     "lang_module": Quantity("language method"),
     "recipe": Quantity("recipe"),
@@ -94,6 +95,7 @@ OWNERS: dict[str, str] = {
 }
 SHOTS = Quantity("shots per language (K)", log=True, count=True)
 NMT_SIZE = Quantity("NLLB model size", log=True, count=True)
+QUANTITIES["nmt"] = NMT_SIZE  # the nmt group's choice (Table 6.4)
 WORDS = {"lr": "learning rate", "num": "number of", "max": "max", "min": "min", "init": "initialisation"}
 
 # Method names (the thesis's): config-group options and the methods their configs name.
@@ -116,6 +118,12 @@ VALUE_NAMES: dict[str, dict[str, str]] = {
     "task": {"pos": "POS", "dp": "DP", "ner": "NER", "nli": "NLI", "sa": "SA", "qa": "QA",
              "instruct": "instruction tuning", "mlm": "MLM"},
     "recipe.finetune.init": {"generated": "generated", "random": "random"},
+    # chapter 6 (xlt/pipeline/recipes/holistic.py), in the thesis's row order (Tables 6.2, 6.3)
+    "recipe.configuration": {"zs": "ZS", "zs_la": "ZS – LA", "fs_single": "FS-SINGLE", "fs_all": "FS-ALL",
+                             "fs_la": "FS – LA", "fs_upsample": "FS – UPSAMPLE", "ttrain_single": "TTRAIN-SINGLE",
+                             "ttrain_all": "TTRAIN-ALL", "ttrain_all_la": "TTRAIN-ALL – LA",
+                             "fs_ttrain_all": "FS + TTRAIN-ALL", "ttest": "TTEST"},
+    "nmt": {"nllb_600m": "NLLB 600M", "nllb_1_3b": "NLLB 1.3B", "nllb_3_3b": "NLLB 3.3B"},
 }
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "macro_f1": "macro-F1", "las": "LAS", "uas": "UAS",
                 "exact_match": "exact match", "em": "exact match", "loss": "MLM loss", "loss_base": "MLM loss (base)",
@@ -126,6 +134,7 @@ EXPERIMENT_WORDS = {
     "ltsft": "LT-SFT", "madg": "MAD-G", "madx": "MAD-X", "spiel": "SpIEL", "americasnli": "AmericasNLI",
     "masakhaner": "MasakhaNER", "ud": "UD", "pos": "POS", "dp": "DP", "ner": "NER", "nusax": "NusaX",
     "xquad": "XQuAD", "flan": "Flan v2", "alpaca": "GPT4-Alpaca", "tulu": "Tülu v2", "composition": "composition",
+    "holistic": "holistic transfer",
 }
 
 
@@ -186,8 +195,15 @@ def key_number(key: str, text: str) -> float | None:
     """The number a swept value stands for (model sizes included for size keys)."""
     number = parse_number(text)
     if number is None and key_quantity(key) is NMT_SIZE:
-        return parse_size(text)
+        return parse_size(VALUE_NAMES.get(key, {}).get(text, text))  # nllb_1_3b -> "NLLB 1.3B" -> 1.3e9
     return number
+
+
+def value_rank(key: str, text: str) -> int | None:
+    """Where a named value goes among its key's known values (chapter 6's configurations in the thesis's
+    row order); None for values without a known name."""
+    names = list(VALUE_NAMES.get(key, {}))
+    return names.index(text) if text in names else None
 
 
 def compact_count(value: float) -> str:
@@ -326,6 +342,8 @@ def experiment_title(name: str) -> str:
     """``ltsft_americasnli`` -> "LT-SFT on AmericasNLI", ``madg_ud_pos_multisource`` -> "MAD-G on UD POS
     (multi-source)", ``madg_ft`` -> "MAD-G-ft", ``madg_train`` -> "MAD-G generator training"."""
     words = name.split("_")
+    if words[:1] == ["holistic"]:  # chapter 6: holistic_americasnli -> "Holistic transfer on AmericasNLI"
+        return "Holistic transfer on " + " ".join(EXPERIMENT_WORDS.get(word, word) for word in words[1:])
     if not words or words[0] not in EXPERIMENT_WORDS or words[0] not in ("ltsft", "madg", "madx", "spiel"):
         return name.replace("_", " ")
     method, rest = EXPERIMENT_WORDS[words[0]], words[1:]

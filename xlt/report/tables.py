@@ -33,6 +33,7 @@ from xlt.report.labels import (
     method_context,
     method_label,
     metric_label,
+    value_rank,
 )
 
 PERCENT_METRICS = {"accuracy", "f1", "macro_f1", "las", "uas", "exact_match", "em", "precision", "recall"}
@@ -444,6 +445,8 @@ def _row_order(table: Table, row: Row) -> list[Any]:
             order.append((METHOD_ORDER.index(label), "") if label in METHOD_ORDER else (len(METHOD_ORDER), label))
         else:
             number = key_number(key, row.params[key])
+            if number is None:
+                number = value_rank(key, row.params[key])  # known names in the thesis's order
             order.append((0, number, "") if number is not None else (1, 0.0, row.params[key]))
     return order
 

@@ -1,0 +1,127 @@
+"""Chapter 6's reports (thesis §6.4): Table 6.2's layout (rows grouped by PEFT family, the configurations in
+the thesis's order, languages + avg), Table 6.4's NLLB sizes, Figure 6.1's line over K with its std band;
+and the sweep files that produce them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_report import _job, _results
+from xlt.models.nmt import language_table
+from xlt.report import build_tables, find_jobs, write_report
+from xlt.report.figures import draw_table
+from xlt.report.labels import experiment_title, format_value, key_label, key_number
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
+CONF = SWEEPS.parent / "conf"
+HOLISTIC_SWEEPS = {
+    "holistic_table_6_2_americasnli", "holistic_table_6_2_nusax", "holistic_table_6_3_americasnli",
+    "holistic_table_6_3_nusax", "holistic_table_6_4_americasnli", "holistic_table_6_4_nusax",
+    "holistic_figure_6_1_americasnli", "holistic_figure_6_1_nusax",
+}
+
+
+def _configuration_sweep(root: Path) -> Path:
+    """Table 6.2 in miniature: three configurations x {LT-SFT, MAD-X}, listed out of the thesis's order."""
+    scores = {("ltsft", "ttest"): (0.40, 0.30), ("ltsft", "zs"): (0.50, 0.40), ("ltsft", "fs_ttrain_all"): (0.7, 0.6),
+              ("adapter", "zs"): (0.45, 0.35), ("adapter", "fs_ttrain_all"): (0.65, 0.55)}
+    for number, ((family, configuration), (aym, bzd)) in enumerate(scores.items()):
+        _job(root / str(number), ["+experiment=holistic_americasnli", f"lang_module={family}",
+                                  f"task_module={family}", f"recipe.configuration={configuration}"],
+             _results("holistic_americasnli", {"aym": aym, "bzd": bzd}))
+    return root
+
+
+def test_table_6_2_layout(tmp_path):
+    report = write_report(_configuration_sweep(tmp_path / "multirun"))
+    (table,) = report.tables
+    assert table.label_headers == ["method", "configuration"]
+    assert [row.labels for row in table.rows] == [["LT-SFT", "ZS"], ["LT-SFT", "FS + TTRAIN-ALL"], ["LT-SFT", "TTEST"],
+                                                  ["MAD-X", "ZS"], ["MAD-X", "FS + TTRAIN-ALL"]]
+    text = (tmp_path / "multirun" / "report" / "report.md").read_text()
+    assert "## Holistic transfer on AmericasNLI (`holistic_americasnli`): NLI, accuracy (%)" in text
+    assert "| method | configuration | aym | bzd | avg | seeds |" in text
+    assert "| LT-SFT | FS + TTRAIN-ALL | **70.0** | **60.0** | **65.0** | 1 |" in text
+    assert "recipe.configuration" not in text.replace("`", "")
+
+
+def test_nmt_sizes_and_shots_read_as_the_thesis_writes_them():
+    assert experiment_title("holistic_nusax") == "Holistic transfer on NusaX"
+    assert [format_value("nmt", size) for size in ("nllb_600m", "nllb_1_3b", "nllb_3_3b")] == \
+        ["NLLB 600M", "NLLB 1.3B", "NLLB 3.3B"]
+    assert [key_number("nmt", size) for size in ("nllb_600m", "nllb_1_3b", "nllb_3_3b")] == [6e8, 1.3e9, 3.3e9]
+    assert key_label("nmt") == "NLLB model size" and key_label("recipe.shots.k") == "shots per language (K)"
+    assert key_label("recipe.configuration") == "configuration"
+
+
+def test_figure_6_1_shots_with_a_std_band(tmp_path):
+    import matplotlib.pyplot as plt
+
+    root = tmp_path / "multirun"
+    number = 0
+    for family in ("ltsft", "adapter"):
+        for k in (0, 20, 100, 500):
+            for seed in (1, 2):
+                score = 0.4 + k / 2000 + 0.02 * seed + (0.05 if family == "ltsft" else 0.0)
+                _job(root / str(number), ["+experiment=holistic_americasnli", f"lang_module={family}",
+                                          f"task_module={family}", "recipe.configuration=fs_single",
+                                          f"recipe.shots.k={k}", f"seed={seed}"],
+                     _results("holistic_americasnli", {"aym": score, "bzd": score}))
+                number += 1
+    (table,) = build_tables(find_jobs(root))
+    assert [row.seeds for row in table.rows] == [2] * 8
+    stem, figure = draw_table(table)
+    axes = figure.axes[0]
+    assert stem == "holistic_americasnli_recipe.shots.k"
+    assert axes.get_xlabel() == "shots per language (K)" and axes.get_xscale() == "linear"  # K = 0 is on it
+    assert axes.get_ylabel() == "average accuracy (%)"
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["0", "20", "100", "500"]
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["LT-SFT", "MAD-X"]
+    assert len(axes.collections) >= 2 and any(c.get_alpha() == pytest.approx(0.2) for c in axes.collections)  # bands
+    plt.close(figure)
+    report = write_report(root)
+    assert {p.name for p in report.files} >= {"holistic_americasnli_recipe.shots.k.png",
+                                              "holistic_americasnli_recipe.shots.k.pdf", "report.md"}
+
+
+def test_table_6_4_sorts_and_plots_nllb_sizes(tmp_path):
+    root = tmp_path / "multirun"
+    for number, (size, score) in enumerate((("nllb_3_3b", 0.62), ("nllb_600m", 0.58), ("nllb_1_3b", 0.60))):
+        _job(root / str(number), ["+experiment=holistic_americasnli", "recipe.configuration=ttrain_all",
+                                  f"nmt={size}"], _results("holistic_americasnli", {"aym": score}))
+    (table,) = build_tables(find_jobs(root))
+    assert [row.labels for row in table.rows] == [["NLLB 600M"], ["NLLB 1.3B"], ["NLLB 3.3B"]]
+    stem, figure = draw_table(table)
+    assert figure.axes[0].get_xscale() == "log" and figure.axes[0].get_xlabel() == "NLLB model size"
+
+
+@pytest.mark.parametrize("name", sorted(HOLISTIC_SWEEPS))
+def test_sweep_files_compose(name, tmp_path):
+    """Each sweep file is a config of its own (``--config-dir sweeps --config-name NAME``): it composes, and
+    its swept values are valid choices."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from xlt.pipeline.recipes.holistic import CONFIGURATIONS
+
+    assert {p.stem for p in SWEEPS.glob("holistic_*.yaml")} == HOLISTIC_SWEEPS
+    with initialize_config_dir(str(SWEEPS), version_base="1.3"):
+        cfg = compose(name, overrides=[f"paths.root={tmp_path}", f"hydra.searchpath=[file://{CONF}]"],
+                      return_hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+    assert cfg.name == name.split("_")[0] + "_" + name.rsplit("_", 1)[-1]  # the experiment
+    for configuration in str(params.get("recipe.configuration", cfg.recipe.configuration)).split(","):
+        assert configuration in CONFIGURATIONS
+    if "table_6_2" in name or "figure_6_1" in name or "table_6_3" in name:
+        assert cfg.hydra.sweeper.zip == [["lang_module", "task_module"]]
+        assert params["lang_module"] == params["task_module"] == "ltsft,adapter"
+    if "figure_6_1" in name:
+        assert params["recipe.shots.k"] == "0,20,100,500" and len(str(params["seed"]).split(",")) >= 3
+    if "table_6_4" in name:
+        assert params["nmt"] == "nllb_600m,nllb_1_3b,nllb_3_3b" and cfg.recipe.configuration == "ttrain_all"
+        table = language_table()
+        assert all(table[t].nllb for t in cfg.data.targets)  # Table 6.4: the languages NLLB supports
+    if name.endswith("nusax") and "table_6_4" not in name:
+        assert "nij" not in cfg.data.targets  # §6.4 fn. 4: the main results leave Ngaju out
