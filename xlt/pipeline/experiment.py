@@ -8,6 +8,7 @@ are checked next, before the first stage is built (``Stage.validate``, xlt.pipel
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -120,6 +121,17 @@ class Experiment:
         re-run (or a requeued job) resumes instead of starting over."""
         return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name,
                       work_dir=work_dir)
+
+    def with_model(self, model: ModelConfig, lang_module: Any | None = None) -> Experiment:
+        """This experiment on another base model (and language-module config): e.g. a baseline model that a
+        recipe runs beside the configured one (BiStil's DistilmBERT, §5.4.1). Caches are shared (per path)."""
+        clone = copy.copy(self)
+        clone.model = model
+        if lang_module is not None:
+            clone.lang_module = lang_module
+        for name in ("model_path", "base_model"):  # cached properties of the configured model
+            clone.__dict__.pop(name, None)
+        return clone
 
     # ------------------------------------------------------------------ artifact keys
     def model_spec(self) -> dict[str, Any]:
