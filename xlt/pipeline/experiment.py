@@ -151,6 +151,9 @@ class Experiment:
     def module_spec(self, module_cfg: Any) -> dict[str, Any]:
         """The module config, plus the method's version where its training changed (artifact keys)."""
         spec = as_dict(module_cfg)
+        key_spec = getattr(module_cfg, "key_spec", None)  # a config that shapes its own part of the keys
+        if callable(key_spec):
+            spec = key_spec(spec)
         method = METHODS.get(spec.get("method"))
         if method is not None and method.version > 1:
             spec["method_version"] = method.version

@@ -43,7 +43,14 @@ METHOD = "method"
 # The thesis's row order (Tables 4.2, 3.2, 7.2); other labels follow, alphabetically.
 METHOD_ORDER = ["LT-SFT", "rand-SFT", "MAD-X", "BitFit", "full fine-tuning", "LT-SFT TA-only", "MAD-X TA-only",
                 "MAD-G", "MAD-G-LS", "MAD-G-en", "MAD-G-LS-en", "TA-only", "MAD-G-ft", "MAD-G-LS-ft", "rand-ft",
-                "(IA)³", "LoRA", "SpIEL-AG", "SpIEL-MA", "qLoRA", "qSpIEL-AG", "qSpIEL-MA"]
+                "(IA)³", "LoRA", "SpIEL-AG", "SpIEL-MA", "qLoRA", "qSpIEL-AG", "qSpIEL-MA",
+                "LtSft", "DistilmBERT", "MiniLMv2", "Scratch", "BiStil-ST", "BiStil-TF"]
+# Chapter 5's efficiency columns (Tables 5.2, 5.7): header, where in results.json's ``efficiency``, scale
+EFFICIENCY_COLUMNS = [("#L", ("measured", "layers"), 1.0), ("#V (K)", ("measured", "vocab"), 1e-3),
+                      ("#P (M)", ("measured", "parameters"), 1e-6),
+                      ("FLOPs/example (G)", ("measured", "flops_per_example"), 1e-9),
+                      ("FLOPs ↓", ("relative", "flops_ratio"), 1.0), ("CPU ↑", ("relative", "cpu_speedup"), 1.0),
+                      ("GPU ↑", ("relative", "gpu_speedup"), 1.0)]
 
 
 @dataclass
@@ -70,6 +77,13 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
     runs: list[dict[str, dict[str, float]]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)  # shown in the label columns (set by the table)
+    efficiency: list[dict[str, Any]] = field(default_factory=list)  # per job: results.json's efficiency (ch. 5)
+
+    def efficiency_cell(self, path: tuple[str, str], scale: float = 1.0) -> Cell | None:
+        """One efficiency figure over the row's jobs (None where no job measured it)."""
+        values = [float(e[path[0]][path[1]]) * scale for e in self.efficiency
+                  if isinstance(e.get(path[0]), Mapping) and _is_number(e[path[0]].get(path[1]))]
+        return Cell(values) if values else None
 
     @property
     def label(self) -> str:
@@ -266,7 +280,21 @@ class Table:
                     grid = self.group_grid(metric, level, names, layout)
                     if grid is not None:
                         grids.append(grid)
+        if any(row.efficiency for row in self.rows):
+            grids.append(self.efficiency_grid())
         return grids
+
+    def efficiency_grid(self) -> Grid:
+        """Tables 5.2 and 5.7: each variant's model (#L, #V, #P, FLOPs per example of the first target's test
+        set) and its speed and FLOPs relative to LtSft on the undistilled model."""
+        rows = [GridRow(row.labels, [row.efficiency_cell(path, scale) for _, path, scale in EFFICIENCY_COLUMNS],
+                        [str(len(row.efficiency))]) for row in self.rows]
+        target = next((e.get("target") for row in self.rows for e in row.efficiency if e.get("target")), None)
+        caption = ("Efficiency (Tables 5.2, 5.7): the model with its task module" +
+                   (f" on {target}'s test set" if target else "") + "; FLOPs, CPU (batch 1) and GPU speed relative "
+                   "to LtSft on the undistilled model")
+        return Grid(caption, "efficiency", self.label_headers, [header for header, _, _ in EFFICIENCY_COLUMNS], rows,
+                    percent=False, best_along="none", extra_headers=["runs"])
 
     def _has_metric(self, metric: str) -> bool:
         return any(metric in values for row in self.rows for run in row.runs for values in run.values())
@@ -377,7 +405,7 @@ class Table:
             writer = csv.writer(handle)
             writer.writerow(["label", *self.row_keys, "level", "group", "metric", "languages", "seeds", "mean",
                              "std"])
-            for grid in self.grids()[2:]:
+            for grid in [g for g in self.grids()[2:] if g.name != "efficiency"]:
                 level, metric = grid.name.split("-", 1)
                 for row, grid_row in zip(self.rows, grid.rows):
                     for group, cell in zip(grid.value_headers, grid_row.cells):
@@ -423,6 +451,8 @@ def _table(experiment: str, name: str, jobs: list[Job]) -> Table:
         for lang, values in run.items():
             if metric in values:
                 row.cells.setdefault(lang, Cell([])).values.append(values[metric])
+        if isinstance(result.get("efficiency"), Mapping):
+            row.efficiency.append(result["efficiency"])
         average = result.get("average", {})
         if metric in average:
             row.cells.setdefault("avg", Cell([])).values.append(float(average[metric]))
