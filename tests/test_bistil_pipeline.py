@@ -113,7 +113,7 @@ def test_prediction_distributions_of_every_task_family(tiny_bert_path):
     import datasets
 
     ner = build_task({"name": "ner", "family": "token_classification", "labels": ["O", "B-PER", "I-PER"],
-                      "metric": "span_f1"}, tokenizer)
+                      "tags_field": "ner_tags", "metric": "span_f1"}, tokenizer)
     rows = datasets.Dataset.from_list([{"tokens": ["Ana", "runs"], "ner_tags": ["B-PER", "O"]},
                                        {"tokens": ["x"], "ner_tags": ["O"]}])
     batch = ner.collator()(ner.preprocess(rows, "rows"))
