@@ -212,6 +212,17 @@ def test_one_student_per_pair_whatever_the_task(tmp_path, cache_dir, monkeypatch
         _, varied = plan(tmp_path, "data.targets=[gn]", override)
         assert varied[f"{changed}/gn"].key != base[f"{changed}/gn"].key, override
         assert varied["student/gn"].key != base["student/gn"].key, override
+    # another task of the pair (UD POS beside UD DP): the same vocabulary, initial and distilled student
+    _, dp = plan(tmp_path, "data.targets=[mt]", experiment="bistil_ud_dp")
+    _, pos = plan(tmp_path, "data.targets=[mt]", "task=pos", experiment="bistil_ud_dp")
+    assert all(pos[f"{part}/mt"].key == dp[f"{part}/mt"].key for part in ("vocabulary", "student_init", "student"))
+    assert pos["task/mt"].key != dp["task/mt"].key
+    # a released language module named for another target changes no key of this pair's stages
+    released = tmp_path / "released-aym"
+    released.mkdir()
+    (released / "pytorch_diff.bin").write_bytes(b"not read when planning")
+    _, with_aym = plan(tmp_path, "data.targets=[gn]", f"+lang_module.pretrained.aym={released}")
+    assert all(with_aym[label].key == base[label].key for label in ("lang/en", "lang/gn", "student/gn", "task/gn"))
 
 
 def test_baselines_are_variants_of_the_same_experiment(tmp_path, cache_dir, monkeypatch):

@@ -39,6 +39,7 @@ from xlt.pipeline.data_config import check_exists
 from xlt.pipeline.experiment import Experiment
 from xlt.pipeline.runner import Stage, StageContext
 from xlt.pipeline.stages import check_corpus, load_module
+from xlt.pipeline.stages.language_module import language_module_spec
 from xlt.pipeline.stages.task_module import _check_task_module, _source_examples
 from xlt.schedule import Schedule
 from xlt.tasks import build_task
@@ -140,7 +141,7 @@ def bilingual_distillation_stage(exp: Experiment, init: Stage, source: str, targ
     spec = {"teacher": exp.base_model.spec, "pair": [source, target], "schedule": dataclasses.asdict(schedule),
             "mlm": dataclasses.asdict(mlm), "corpora": {lang: fingerprint(loc) for lang, loc in locations.items()},
             "high_resource": {lang: exp.data.is_high_resource(lang) for lang in locations},
-            "lang_module": exp.module_spec(exp.lang_module) if any(lang_stages.values()) else None,
+            "lang_module": language_module_spec(exp, [source, target]) if any(lang_stages.values()) else None,
             "sampling": dataclasses.asdict(EQUAL_LANGUAGES), **exp.training_spec()}
     inputs = {"init": init, **{f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}}
     return Stage("student", f"student/{target}", spec, partial(_build_bilingual_distillation, exp, locations, mlm,

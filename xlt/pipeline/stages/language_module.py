@@ -23,6 +23,17 @@ from xlt.schedule import Schedule
 from xlt.tasks.mlm import MLMFamily
 
 
+def language_module_spec(exp: Experiment, languages: list[str]) -> dict[str, Any]:
+    """``lang_module`` in the keys of stages that train or wear the modules of ``languages``: released modules
+    (``pretrained``) named for other languages left out, so setting one language's changes no other's key."""
+    cfg = exp.lang_module
+    pretrained = getattr(cfg, "pretrained", None)
+    if isinstance(pretrained, dict) and pretrained:  # the spec of the config naming only these languages' modules
+        cfg = dataclasses.replace(cfg, pretrained={lang: value for lang, value in pretrained.items()
+                                                   if lang in languages})
+    return exp.module_spec(cfg)
+
+
 def language_module_stage(exp: Experiment, lang: str, model: BaseModel | None = None) -> Stage:
     """``lang``'s language module on ``model`` (default: the configured base model)."""
     model = model or exp.base_model
@@ -33,7 +44,7 @@ def language_module_stage(exp: Experiment, lang: str, model: BaseModel | None = 
     location = None if imported else exp.data.corpus_location(lang)
     if location is not None:
         check_exists(location, f"data.corpus ({lang})")
-    spec = {**model.spec, "module": exp.module_spec(exp.lang_module), "lang": lang,
+    spec = {**model.spec, "module": language_module_spec(exp, [lang]), "lang": lang,
             "corpus": fingerprint(location) if location is not None else None,
             "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
     return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location, model),
