@@ -175,9 +175,9 @@ def _contour(axes: Any, rows: list[Row], kx: str, ky: str, scale: float, label: 
     axes.legend(fontsize="x-small", loc="lower left", framealpha=0.8)
 
 
-def plot_efficiency(table: Table, out_dir: Path) -> list[Path]:
+def draw_efficiency(table: Table) -> Any:
     """Figure 5.1: each variant's average score against its model's parameters and inference FLOPs per
-    example (results.json's ``efficiency``), as ``<name>_efficiency.{png,pdf}``; nothing without them."""
+    example (results.json's ``efficiency``); None without them."""
     points = []
     for row in table.rows:
         parameters = row.efficiency_cell(("measured", "parameters"), 1e-6)
@@ -186,7 +186,7 @@ def plot_efficiency(table: Table, out_dir: Path) -> list[Path]:
             points.append((row.label or method_label(row.context) or "run", parameters.mean, flops.mean,
                            row.cells["avg"].mean))
     if not points:
-        return []
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,6 +206,16 @@ def plot_efficiency(table: Table, out_dir: Path) -> list[Path]:
     task = f": {format_value('task', table.task)}" if table.task else ""
     figure.suptitle(f"{experiment_title(table.experiment)}{task}: score against size and inference cost (Fig. 5.1)")
     figure.tight_layout()
+    return figure
+
+
+def plot_efficiency(table: Table, out_dir: Path) -> list[Path]:
+    """Figure 5.1 (:func:`draw_efficiency`) as ``<name>_efficiency.{png,pdf}``; nothing without the figures."""
+    figure = draw_efficiency(table)
+    if figure is None:
+        return []
+    import matplotlib.pyplot as plt
+
     paths = []
     for suffix in FORMATS:
         path = out_dir / f"{safe_name(table.name)}_efficiency.{suffix}"

@@ -51,6 +51,7 @@ EFFICIENCY_COLUMNS = [("#L", ("measured", "layers"), 1.0), ("#V (K)", ("measured
                       ("FLOPs/example (G)", ("measured", "flops_per_example"), 1e-9),
                       ("FLOPs ↓", ("relative", "flops_ratio"), 1.0), ("CPU ↑", ("relative", "cpu_speedup"), 1.0),
                       ("GPU ↑", ("relative", "gpu_speedup"), 1.0)]
+EFFICIENCY_DIGITS = [0, 1, 1, 2, 2, 2, 2]  # decimals shown per column (Tables 5.2, 5.7)
 
 
 @dataclass
@@ -114,13 +115,16 @@ class Grid:
     best_along: str = "column"  # column | row | none
     extra_headers: list[str] = field(default_factory=list)
     note_row: list[str] | None = None  # one entry per label and value column
+    digits: list[int] | None = None  # decimals per value column (default: 1 for percentages, else 3)
 
-    def number(self, value: float) -> str:
+    def number(self, value: float, column: int | None = None) -> str:
         scale, digits = (100.0, 1) if self.percent else (1.0, 3)
+        if self.digits is not None and column is not None:
+            digits = self.digits[column]
         return f"{scale * value:.{digits}f}"
 
-    def texts(self, cell: Cell) -> tuple[str, str | None]:
-        return self.number(cell.mean), None if cell.std is None else self.number(cell.std)
+    def texts(self, cell: Cell, column: int | None = None) -> tuple[str, str | None]:
+        return self.number(cell.mean, column), None if cell.std is None else self.number(cell.std, column)
 
     def best(self) -> set[tuple[int, int]]:
         """(row, column) of the best shown value per column (or row); ties all; none when all are equal."""
@@ -131,7 +135,7 @@ class Grid:
             for j, cell in enumerate(row.cells):
                 if cell is not None:
                     lines.setdefault(j if self.best_along == "column" else i, []).append(
-                        (float(self.number(cell.mean)), (i, j)))
+                        (float(self.number(cell.mean, j)), (i, j)))
         chosen: set[tuple[int, int]] = set()
         for entries in lines.values():
             values = [value for value, _ in entries]
@@ -157,7 +161,7 @@ class Grid:
                 if cell is None:
                     cells.append("-")
                     continue
-                mean, std = self.texts(cell)
+                mean, std = self.texts(cell, j)
                 text = mean if std is None else f"{mean} ± {std}"
                 cells.append(f"**{text}**" if (i, j) in best else text)
             lines.append("| " + " | ".join([*row.labels, *cells, *row.extras]) + " |")
@@ -179,7 +183,7 @@ class Grid:
                 if cell is None:
                     cells.append("-")
                     continue
-                mean, std = self.texts(cell)
+                mean, std = self.texts(cell, j)
                 mean = f"\\textbf{{{mean}}}" if (i, j) in best else mean
                 cells.append(mean if std is None else f"{mean} $\\pm$ {std}")
             lines.append(" & ".join([*(latex_escape(label) for label in row.labels), *cells]) + " \\\\")
@@ -294,7 +298,7 @@ class Table:
                    (f" on {target}'s test set" if target else "") + "; FLOPs, CPU (batch 1) and GPU speed relative "
                    "to LtSft on the undistilled model")
         return Grid(caption, "efficiency", self.label_headers, [header for header, _, _ in EFFICIENCY_COLUMNS], rows,
-                    percent=False, best_along="none", extra_headers=["runs"])
+                    percent=False, best_along="none", extra_headers=["runs"], digits=EFFICIENCY_DIGITS)
 
     def _has_metric(self, metric: str) -> bool:
         return any(metric in values for row in self.rows for run in row.runs for values in run.values())
