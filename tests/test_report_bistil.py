@@ -93,6 +93,18 @@ TABLE_ROWS = {
 }
 
 
+def test_a_run_without_the_swept_key_shows_its_configured_value(tmp_path):
+    """A BiStil-ST run left at the default LRF beside runs that set it: its row reads LRF 2 from its config."""
+    runs = _ner_run(tmp_path / "multirun")
+    results = {"experiment": "bistil_masakhaner", "task": "ner", "metric": "f1", "variant": "st", "lrf": 2,
+               "languages": {"hau": {"f1": 0.81}, "yor": {"f1": 0.72}}, "average": {"f1": 0.765}}
+    _job(runs / "4", ["+experiment=bistil_masakhaner", "recipe.variant=st"], results,
+         config={"recipe": {"name": "bistil", "variant": "st", "lrf": 2}})
+    [table] = build_tables(find_jobs(runs))
+    assert [row.label for row in table.rows] == ["LtSft, 1", "DistilmBERT, 2", "BiStil-ST, 2", "BiStil-TF, 2",
+                                                 "BiStil-TF, 3"]
+
+
 @pytest.mark.parametrize("sweep", list(TABLE_ROWS))
 def test_sweep_files_give_the_rows_of_tables_5_3_to_5_6(sweep, tmp_path):
     experiment, rows = TABLE_ROWS[sweep]

@@ -433,6 +433,19 @@ def build_tables(jobs: Sequence[Job]) -> list[Table]:
             for (experiment, task), group in groups.items()]
 
 
+def _configured_value(job: Job, key: str) -> str:
+    """A row key the job did not override: its value in the job's resolved config where that is a plain value
+    (a BiStil run without ``recipe.lrf=`` beside a sweep over it shows 2), else "(default)"."""
+    node: Any = job.config
+    for part in key.lstrip("+~").split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return "(default)"
+        node = node[part]
+    if isinstance(node, bool):
+        return str(node).lower()
+    return str(node) if isinstance(node, (str, int, float)) else "(default)"
+
+
 def _table(experiment: str, name: str, jobs: list[Job]) -> Table:
     keys = list(dict.fromkeys(k for job in jobs for k in job.params))
     varying = [k for k in keys if len({job.params.get(k, "") for job in jobs}) > 1]
@@ -443,7 +456,7 @@ def _table(experiment: str, name: str, jobs: list[Job]) -> Table:
     languages = list(dict.fromkeys(lang for r in results for lang in r.get("languages", {})))
     rows: dict[tuple[str, ...], Row] = {}
     for job, result in zip(jobs, results):
-        params = {k: job.params.get(k, "(default)") for k in row_keys}
+        params = {k: job.params[k] if k in job.params else _configured_value(job, k) for k in row_keys}
         row = rows.get(tuple(params.values()))
         if row is None:
             context = method_context(job.params, job.config, job.choices)
