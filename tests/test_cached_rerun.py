@@ -44,7 +44,8 @@ def finish_every_stage(overrides: list[str], root, cache) -> int:
     return len(stages)
 
 
-@pytest.mark.parametrize("experiment", ["ltsft_americasnli", "ltsft_ud_pos", "madx_americasnli"])
+@pytest.mark.parametrize("experiment", ["ltsft_americasnli", "ltsft_ud_pos", "madx_americasnli", "holistic_nusax",
+                                        "madg_americasnli"])
 def test_a_fully_cached_rerun_imports_no_training_library(experiment, tmp_path, cache_dir):
     overrides = [f"+experiment={experiment}", *SMOKE]
     count = finish_every_stage(overrides, tmp_path, cache_dir)

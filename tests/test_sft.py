@@ -197,6 +197,13 @@ def test_import_composable_sft_older_layout_base_and_head(tmp_path):
     with pytest.raises(ArtifactError, match=r"pytorch_diff\.bin: diff 'bert\.m': the base body's parameter 'm' is of "
                                             r"shape \(5, 6\)"):
         load_composable_sft(path, strip_prefix="bert.", base_body=model)
+    # a module of another model (its body under another prefix) is refused, not emptied as "head diffs"
+    torch.save({"diffs": {"roberta.m": _reference_encoding(m)}}, path)
+    with pytest.raises(ArtifactError, match=r"diff 'roberta\.m': the base body's parameter 'm' under another prefix"):
+        load_composable_sft(path, strip_prefix="bert.", base_body=model)
+    torch.save({"diffs": {"lm_head.dense.weight": _reference_encoding(head)}}, path)
+    with pytest.raises(ArtifactError, match=r"none of its 1 diffs lies under the body prefix 'bert\.'"):
+        load_composable_sft(path, strip_prefix="bert.", base_body=model)
 
 
 class _RunsCode:

@@ -35,7 +35,8 @@ NMT_ARCHITECTURES = ("m2m_100",)  # NLLB-200's model_type; built by xlt.models.n
 # Per-architecture builder revisions (only in the cache key of that architecture's models):
 # llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does; deberta-v2 1 has
 # mDeBERTa's tokenizer ([PAD] [CLS] [SEP] [UNK] first, [MASK] added last) and relative attention.
-ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2, "deberta-v2": 1}
+# distilbert 1 has DistilBERT's tokenizer (no token type ids) and a feed-forward layer of intermediate_size.
+ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2, "deberta-v2": 1, "distilbert": 1}
 # mDeBERTa-v3's architecture settings (its config.json) for tiny deberta-v2 models.
 MDEBERTA_SETTINGS: dict[str, Any] = {
     "relative_attention": True, "position_biased_input": False, "pos_att_type": ["p2c", "c2p"],
@@ -96,9 +97,10 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int, lines:
         tok.decoder = decoders.WordPiece()
         tok.train_from_iterator(text, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
                                                                     show_progress=False))
-        from transformers import BertTokenizerFast
+        from transformers import BertTokenizerFast, DistilBertTokenizerFast
 
-        return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+        kind = DistilBertTokenizerFast if architecture == "distilbert" else BertTokenizerFast  # no token type ids
+        return kind(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
                                  cls_token="[CLS]", mask_token="[MASK]", do_lower_case=False,
                                  model_max_length=max_length)
     if architecture in ("llama", "mistral", "gpt2"):
@@ -136,6 +138,8 @@ def _model_config(architecture: str, sizes: dict[str, Any], tokenizer):
         extra = {"max_position_embeddings": sizes["max_length"] + 2, "type_vocab_size": 1}
     elif architecture == "deberta-v2":
         extra = {"max_position_embeddings": sizes["max_length"], **MDEBERTA_SETTINGS}
+    elif architecture == "distilbert":  # its config names the feed-forward size hidden_dim
+        extra = {"max_position_embeddings": sizes["max_length"], "hidden_dim": sizes["intermediate_size"]}
     elif architecture == "llama":
         extra = {"max_position_embeddings": sizes["max_length"], "num_key_value_heads": sizes["num_attention_heads"],
                  "tie_word_embeddings": False}

@@ -8,6 +8,7 @@ are checked next, before the first stage is built (``Stage.validate``, xlt.pipel
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -131,6 +132,17 @@ class Experiment:
         return Fitter(self.trainer, self.logger, self.run_dir / "logs", label, self.seed, run_name=self.name,
                       work_dir=work_dir)
 
+    def with_model(self, model: ModelConfig, lang_module: Any | None = None) -> Experiment:
+        """This experiment on another base model (and language-module config): e.g. a baseline model that a
+        recipe runs beside the configured one (BiStil's DistilmBERT, §5.4.1). Caches are shared (per path)."""
+        clone = copy.copy(self)
+        clone.model = model
+        if lang_module is not None:
+            clone.lang_module = lang_module
+        for name in ("model_path", "base_model"):  # cached properties of the configured model
+            clone.__dict__.pop(name, None)
+        return clone
+
     # ------------------------------------------------------------------ artifact keys
     def model_spec(self) -> dict[str, Any]:
         """The base model in artifact keys: hub id + revision, or a local directory's file fingerprint (a
@@ -149,6 +161,9 @@ class Experiment:
     def module_spec(self, module_cfg: Any) -> dict[str, Any]:
         """The module config, plus the method's version where its training changed (artifact keys)."""
         spec = as_dict(module_cfg)
+        key_spec = getattr(module_cfg, "key_spec", None)  # a config that shapes its own part of the keys
+        if callable(key_spec):
+            spec = key_spec(spec)
         method = METHODS.get(spec.get("method"))
         if method is not None and method.version > 1:
             spec["method_version"] = method.version

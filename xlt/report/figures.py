@@ -176,3 +176,53 @@ def _contour(axes: Any, rows: list[Row], kx: str, ky: str, scale: float, label: 
     _axis(axes, "x", kx, rows)
     _axis(axes, "y", ky, rows)
     axes.legend(fontsize="x-small", loc="lower left", framealpha=0.8)
+
+
+def draw_efficiency(table: Table) -> Any:
+    """Figure 5.1: each variant's average score against its model's parameters and inference FLOPs per
+    example (results.json's ``efficiency``); None without them."""
+    points = []
+    for row in table.rows:
+        parameters = row.efficiency_cell(("measured", "parameters"), 1e-6)
+        flops = row.efficiency_cell(("measured", "flops_per_example"), 1e-9)
+        if "avg" in row.cells and parameters is not None and flops is not None:
+            points.append((row.label or method_label(row.context) or "run", parameters.mean, flops.mean,
+                           row.cells["avg"].mean))
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scale = 100.0 if table.percent else 1.0
+    figure, (by_size, by_flops) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for axes, index, label in ((by_size, 1, "parameters (millions)"), (by_flops, 2, "FLOPs per example (billions)")):
+        for point in points:
+            axes.scatter(point[index], scale * point[3], label=point[0])
+            axes.annotate(point[0], (point[index], scale * point[3]), textcoords="offset points", xytext=(4, 4),
+                          fontsize=8)
+        axes.set_xlabel(label)
+        axes.grid(alpha=0.3)
+    by_size.set_ylabel(f"average {metric_label(table.metric)}" + (" (%)" if table.percent else ""))
+    by_size.legend(fontsize="x-small", title=METHOD)
+    task = f": {format_value('task', table.task)}" if table.task else ""
+    figure.suptitle(f"{experiment_title(table.experiment)}{task}: score against size and inference cost (Fig. 5.1)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_efficiency(table: Table, out_dir: Path) -> list[Path]:
+    """Figure 5.1 (:func:`draw_efficiency`) as ``<name>_efficiency.{png,pdf}``; nothing without the figures."""
+    figure = draw_efficiency(table)
+    if figure is None:
+        return []
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for suffix in FORMATS:
+        path = out_dir / f"{safe_name(table.name)}_efficiency.{suffix}"
+        figure.savefig(path, dpi=150)
+        paths.append(path)
+    plt.close(figure)
+    return paths

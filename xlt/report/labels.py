@@ -54,6 +54,10 @@ QUANTITIES: dict[str, Quantity] = {
     "recipe.finetune.words": Quantity("words of fine-tuning data", log=True, count=True),
     "recipe.finetune.init": Quantity("adapter initialisation"),
     "recipe.protocol": Quantity("protocol"),
+    "recipe.variant": Quantity("method"),
+    "recipe.lrf": Quantity("layer reduction factor (LRF)", log=False),
+    "recipe.vocabulary_threshold": Quantity("vocabulary threshold (unigram probability)", log=True),
+    "recipe.distillation.train.max_steps": Quantity("distillation steps", log=True, count=True),
     "data.targets": Quantity("target languages"),
     "recipe.configuration": Quantity("configuration"),  # chapter 6's rows (Tables 6.2, 6.3)
     "task_module": Quantity("method"),
@@ -105,11 +109,15 @@ MODULE_NAMES: dict[str, str] = {
     "lora": "LoRA", "qlora": "qLoRA", "ia3": "(IA)³", "spiel_ag": "SpIEL-AG", "spiel_ma": "SpIEL-MA",
     "qspiel_ag": "qSpIEL-AG", "qspiel_ma": "qSpIEL-MA",
 }
+# Chapter 5's rows (Tables 5.3-5.7): recipe=bistil's variants and baselines (recipe.variant).
+BISTIL_NAMES: dict[str, str] = {"tf": "BiStil-TF", "st": "BiStil-ST", "scratch": "Scratch", "ltsft": "LtSft",
+                                "distilmbert": "DistilmBERT", "minilm": "MiniLMv2"}
 # Chapter 3's "TA" is a task adapter: TA-only names the adapter baseline with no language adapter.
 ADAPTER_MODULES = ("adapter", "adapter_all_layers")
 MADG_MODULES = ("madg", "madg_ls")
 # Keys whose values pick the method: they make one "method" column.
-METHOD_KEYS = ("task_module", "lang_module", "recipe", "recipe.protocol", "recipe.finetune.init")
+METHOD_KEYS = ("task_module", "lang_module", "recipe", "recipe.protocol", "recipe.finetune.init",
+               "recipe.variant")
 
 VALUE_NAMES: dict[str, dict[str, str]] = {
     "model": {"mbert": "mBERT", "xlmr_base": "XLM-R base", "xlmr_large": "XLM-R large",
@@ -133,7 +141,8 @@ METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "macro_f1": "macro-F1", "las
 EXPERIMENT_WORDS = {
     "ltsft": "LT-SFT", "madg": "MAD-G", "madx": "MAD-X", "spiel": "SpIEL", "americasnli": "AmericasNLI",
     "masakhaner": "MasakhaNER", "ud": "UD", "pos": "POS", "dp": "DP", "ner": "NER", "nusax": "NusaX",
-    "xquad": "XQuAD", "flan": "Flan v2", "alpaca": "GPT4-Alpaca", "tulu": "Tülu v2", "composition": "composition",
+    "xquad": "XQuAD", "bistil": "BiStil",
+    "flan": "Flan v2", "alpaca": "GPT4-Alpaca", "tulu": "Tülu v2", "composition": "composition",
     "holistic": "holistic transfer",
 }
 
@@ -273,6 +282,9 @@ def method_label(context: Mapping[str, str], with_language: bool = False) -> str
     (LT-SFT, rand-SFT, MAD-X, BitFit), "<method> TA-only" for ``ta_only_at_inference``; chapter 7:
     LoRA, (IA)³, SpIEL-AG, SpIEL-MA and their quantised q- variants. ``with_language``: name a language
     method that differs from the task's (when a table varies it). None when nothing is known."""
+    if context.get("recipe") == "bistil" or "recipe.variant" in context:  # chapter 5 (Tables 5.3-5.7)
+        variant = context.get("recipe.variant") or "tf"
+        return BISTIL_NAMES.get(variant, variant)
     task, lang = context.get("task_module"), context.get("lang_module")
     protocol = context.get("recipe.protocol") or "target"
     init = context.get("recipe.finetune.init")
@@ -324,6 +336,8 @@ def method_context(params: Mapping[str, str], config: Mapping | None = None,
                 context["recipe.finetune.init"] = str(finetune["init"])
             if recipe.get("name"):
                 context["recipe"] = str(recipe["name"])
+            if recipe.get("name") == "bistil" and recipe.get("variant"):
+                context["recipe.variant"] = str(recipe["variant"])
     return context
 
 
@@ -344,7 +358,7 @@ def experiment_title(name: str) -> str:
     words = name.split("_")
     if words[:1] == ["holistic"]:  # chapter 6: holistic_americasnli -> "Holistic transfer on AmericasNLI"
         return "Holistic transfer on " + " ".join(EXPERIMENT_WORDS.get(word, word) for word in words[1:])
-    if not words or words[0] not in EXPERIMENT_WORDS or words[0] not in ("ltsft", "madg", "madx", "spiel"):
+    if not words or words[0] not in EXPERIMENT_WORDS or words[0] not in ("ltsft", "madg", "madx", "spiel", "bistil"):
         return name.replace("_", " ")
     method, rest = EXPERIMENT_WORDS[words[0]], words[1:]
     if rest[:1] == ["ft"]:

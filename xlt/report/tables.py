@@ -44,7 +44,15 @@ METHOD = "method"
 # The thesis's row order (Tables 4.2, 3.2, 7.2); other labels follow, alphabetically.
 METHOD_ORDER = ["LT-SFT", "rand-SFT", "MAD-X", "BitFit", "full fine-tuning", "LT-SFT TA-only", "MAD-X TA-only",
                 "MAD-G", "MAD-G-LS", "MAD-G-en", "MAD-G-LS-en", "TA-only", "MAD-G-ft", "MAD-G-LS-ft", "rand-ft",
-                "(IA)³", "LoRA", "SpIEL-AG", "SpIEL-MA", "qLoRA", "qSpIEL-AG", "qSpIEL-MA"]
+                "(IA)³", "LoRA", "SpIEL-AG", "SpIEL-MA", "qLoRA", "qSpIEL-AG", "qSpIEL-MA",
+                "LtSft", "DistilmBERT", "MiniLMv2", "Scratch", "BiStil-ST", "BiStil-TF"]
+# Chapter 5's efficiency columns (Tables 5.2, 5.7): header, where in results.json's ``efficiency``, scale
+EFFICIENCY_COLUMNS = [("#L", ("measured", "layers"), 1.0), ("#V (K)", ("measured", "vocab"), 1e-3),
+                      ("#P (M)", ("measured", "parameters"), 1e-6),
+                      ("FLOPs/example (G)", ("measured", "flops_per_example"), 1e-9),
+                      ("FLOPs ↓", ("relative", "flops_ratio"), 1.0), ("CPU ↑", ("relative", "cpu_speedup"), 1.0),
+                      ("GPU ↑", ("relative", "gpu_speedup"), 1.0)]
+EFFICIENCY_DIGITS = [0, 1, 1, 2, 2, 2, 2]  # decimals shown per column (Tables 5.2, 5.7)
 
 
 @dataclass
@@ -71,6 +79,13 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
     runs: list[dict[str, dict[str, float]]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)  # shown in the label columns (set by the table)
+    efficiency: list[dict[str, Any]] = field(default_factory=list)  # per job: results.json's efficiency (ch. 5)
+
+    def efficiency_cell(self, path: tuple[str, str], scale: float = 1.0) -> Cell | None:
+        """One efficiency figure over the row's jobs (None where no job measured it)."""
+        values = [float(e[path[0]][path[1]]) * scale for e in self.efficiency
+                  if isinstance(e.get(path[0]), Mapping) and _is_number(e[path[0]].get(path[1]))]
+        return Cell(values) if values else None
 
     @property
     def label(self) -> str:
@@ -101,13 +116,16 @@ class Grid:
     best_along: str = "column"  # column | row | none
     extra_headers: list[str] = field(default_factory=list)
     note_row: list[str] | None = None  # one entry per label and value column
+    digits: list[int] | None = None  # decimals per value column (default: 1 for percentages, else 3)
 
-    def number(self, value: float) -> str:
+    def number(self, value: float, column: int | None = None) -> str:
         scale, digits = (100.0, 1) if self.percent else (1.0, 3)
+        if self.digits is not None and column is not None:
+            digits = self.digits[column]
         return f"{scale * value:.{digits}f}"
 
-    def texts(self, cell: Cell) -> tuple[str, str | None]:
-        return self.number(cell.mean), None if cell.std is None else self.number(cell.std)
+    def texts(self, cell: Cell, column: int | None = None) -> tuple[str, str | None]:
+        return self.number(cell.mean, column), None if cell.std is None else self.number(cell.std, column)
 
     def best(self) -> set[tuple[int, int]]:
         """(row, column) of the best shown value per column (or row); ties all; none when all are equal."""
@@ -118,7 +136,7 @@ class Grid:
             for j, cell in enumerate(row.cells):
                 if cell is not None:
                     lines.setdefault(j if self.best_along == "column" else i, []).append(
-                        (float(self.number(cell.mean)), (i, j)))
+                        (float(self.number(cell.mean, j)), (i, j)))
         chosen: set[tuple[int, int]] = set()
         for entries in lines.values():
             values = [value for value, _ in entries]
@@ -144,7 +162,7 @@ class Grid:
                 if cell is None:
                     cells.append("-")
                     continue
-                mean, std = self.texts(cell)
+                mean, std = self.texts(cell, j)
                 text = mean if std is None else f"{mean} ± {std}"
                 cells.append(f"**{text}**" if (i, j) in best else text)
             lines.append("| " + " | ".join([*row.labels, *cells, *row.extras]) + " |")
@@ -166,7 +184,7 @@ class Grid:
                 if cell is None:
                     cells.append("-")
                     continue
-                mean, std = self.texts(cell)
+                mean, std = self.texts(cell, j)
                 mean = f"\\textbf{{{mean}}}" if (i, j) in best else mean
                 cells.append(mean if std is None else f"{mean} $\\pm$ {std}")
             lines.append(" & ".join([*(latex_escape(label) for label in row.labels), *cells]) + " \\\\")
@@ -267,7 +285,21 @@ class Table:
                     grid = self.group_grid(metric, level, names, layout)
                     if grid is not None:
                         grids.append(grid)
+        if any(row.efficiency for row in self.rows):
+            grids.append(self.efficiency_grid())
         return grids
+
+    def efficiency_grid(self) -> Grid:
+        """Tables 5.2 and 5.7: each variant's model (#L, #V, #P, FLOPs per example of the first target's test
+        set) and its speed and FLOPs relative to LtSft on the undistilled model."""
+        rows = [GridRow(row.labels, [row.efficiency_cell(path, scale) for _, path, scale in EFFICIENCY_COLUMNS],
+                        [str(len(row.efficiency))]) for row in self.rows]
+        target = next((e.get("target") for row in self.rows for e in row.efficiency if e.get("target")), None)
+        caption = ("Efficiency (Tables 5.2, 5.7): the model with its task module" +
+                   (f" on {target}'s test set" if target else "") + "; FLOPs, CPU (batch 1) and GPU speed relative "
+                   "to LtSft on the undistilled model")
+        return Grid(caption, "efficiency", self.label_headers, [header for header, _, _ in EFFICIENCY_COLUMNS], rows,
+                    percent=False, best_along="none", extra_headers=["runs"], digits=EFFICIENCY_DIGITS)
 
     def _has_metric(self, metric: str) -> bool:
         return any(metric in values for row in self.rows for run in row.runs for values in run.values())
@@ -378,7 +410,7 @@ class Table:
             writer = csv.writer(handle)
             writer.writerow(["label", *self.row_keys, "level", "group", "metric", "languages", "seeds", "mean",
                              "std"])
-            for grid in self.grids()[2:]:
+            for grid in [g for g in self.grids()[2:] if g.name != "efficiency"]:
                 level, metric = grid.name.split("-", 1)
                 for row, grid_row in zip(self.rows, grid.rows):
                     for group, cell in zip(grid.value_headers, grid_row.cells):
@@ -402,6 +434,19 @@ def build_tables(jobs: Sequence[Job]) -> list[Table]:
             for (experiment, task), group in groups.items()]
 
 
+def _configured_value(job: Job, key: str) -> str:
+    """A row key the job did not override: its value in the job's resolved config where that is a plain value
+    (a BiStil run without ``recipe.lrf=`` beside a sweep over it shows 2), else "(default)"."""
+    node: Any = job.config
+    for part in key.lstrip("+~").split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return "(default)"
+        node = node[part]
+    if isinstance(node, bool):
+        return str(node).lower()
+    return str(node) if isinstance(node, (str, int, float)) else "(default)"
+
+
 def _table(experiment: str, name: str, jobs: list[Job]) -> Table:
     keys = list(dict.fromkeys(k for job in jobs for k in job.params))
     varying = [k for k in keys if len({job.params.get(k, "") for job in jobs}) > 1]
@@ -412,7 +457,7 @@ def _table(experiment: str, name: str, jobs: list[Job]) -> Table:
     languages = list(dict.fromkeys(lang for r in results for lang in r.get("languages", {})))
     rows: dict[tuple[str, ...], Row] = {}
     for job, result in zip(jobs, results):
-        params = {k: job.params.get(k, "(default)") for k in row_keys}
+        params = {k: job.params[k] if k in job.params else _configured_value(job, k) for k in row_keys}
         row = rows.get(tuple(params.values()))
         if row is None:
             context = method_context(job.params, job.config, job.choices)
@@ -424,6 +469,8 @@ def _table(experiment: str, name: str, jobs: list[Job]) -> Table:
         for lang, values in run.items():
             if metric in values:
                 row.cells.setdefault(lang, Cell([])).values.append(values[metric])
+        if isinstance(result.get("efficiency"), Mapping):
+            row.efficiency.append(result["efficiency"])
         average = result.get("average", {})
         if metric in average:
             row.cells.setdefault("avg", Cell([])).values.append(float(average[metric]))

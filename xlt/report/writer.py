@@ -45,7 +45,7 @@ class Report:
 
 def write_report(directory: str | Path, out_dir: str | Path | None = None, figures: bool = True) -> Report:
     """Read every job under ``directory`` and write the tables (markdown, CSV, LaTeX) and figures."""
-    from xlt.report.figures import plot_table, safe_name
+    from xlt.report.figures import plot_efficiency, plot_table, safe_name
 
     directory = Path(directory)
     out = Path(out_dir) if out_dir is not None else directory / "report"
@@ -63,6 +63,7 @@ def write_report(directory: str | Path, out_dir: str | Path | None = None, figur
             report.files.append(out / f"{safe}_groups.csv")
         if figures:
             report.files.extend(plot_table(table, out))
+            report.files.extend(plot_efficiency(table, out))
     (out / "report.md").write_text(report.markdown())
     report.files.insert(0, out / "report.md")
     return report

@@ -486,7 +486,9 @@ def load_composable_sft(path: str | Path, strip_prefix: str | None = None, *, ba
     Body and head: ``strip_prefix`` is the body's prefix in the reference model (e.g. ``"roberta."``).
     Diffs under it are the body's (renamed); diffs outside it belong to the reference model's head (a
     language SFT's MLM head) and are dropped, listed in ``meta["dropped_head_diffs"]``: xlt applies
-    diffs to the body, and language modules without their head. Abs tensors are kept (renamed).
+    diffs to the body, and language modules without their head. Abs tensors are kept (renamed). A module
+    with no diff under the prefix, or (with ``base_body``) one naming a body parameter under another
+    prefix (``bert.encoder...`` for a ``roberta.`` body), is another model's and refused.
 
     Base: these files record no base weights. With ``base_body`` (the body the module was trained
     on, e.g. XLM-R base's), every body diff's name and shape is checked against it and its hash is
@@ -516,6 +518,10 @@ def load_composable_sft(path: str | Path, strip_prefix: str | None = None, *, ba
         if not (isinstance(name, str) and isinstance(entry, dict) and {"size", "index_steps", "values"} <= set(entry)):
             raise ArtifactError(f"{where}: expected a dict with size, index_steps and values")
         if strip_prefix and not name.startswith(strip_prefix):
+            rest = name.split(".", 1)[-1]
+            if body is not None and rest in body:  # e.g. "bert.encoder..." for a "roberta." body
+                raise ArtifactError(f"{where}: the base body's parameter {rest!r} under another prefix than "
+                                    f"{strip_prefix!r}: a module of another model")
             dropped.append(name)
             continue
         size, values = entry["size"], entry["values"]
@@ -559,6 +565,9 @@ def load_composable_sft(path: str | Path, strip_prefix: str | None = None, *, ba
             raise ArtifactError(f"{path}: abs entry {name!r} must be a tensor")
         abs_tensors[rename(name)] = tensor
     meta: dict[str, Any] = {"method": "composable-sft import", "source": str(path)}
+    if dropped and not diffs:
+        raise ArtifactError(f"{path}: none of its {len(dropped)} diffs lies under the body prefix {strip_prefix!r} "
+                            f"({dropped[0]}, ...): a module of another model")
     if dropped:
         log.warning("%s: %d diffs outside the body (%s...) dropped: a head xlt does not apply", path, len(dropped),
                     dropped[0])

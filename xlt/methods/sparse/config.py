@@ -4,6 +4,8 @@ full) and its budget rule (thesis §4.4.2-4.4.3: K as an absolute count or a den
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from xlt.config import check_number
 from xlt.data.blocks import MLMConfig
@@ -18,6 +20,9 @@ class SparseModuleConfig:
     Budget: ``density`` (K = density x body parameters) if set, else ``num_trainable`` (K);
     for a tiny stand-in model K is scaled by its size relative to the real model's
     ``model.num_parameters``, so thesis-exact K values work under the smoke profile.
+
+    ``pretrained`` maps a language (a language module's, or a task module's source language) to a released
+    composable-sft module (hub id or local path) imported instead of training (xlt.methods.sparse.released).
     """
 
     method: str
@@ -30,8 +35,15 @@ class SparseModuleConfig:
     phase2: ScheduleOverrides = field(default_factory=ScheduleOverrides)  # ... and of the sparse (or only) phase
     train: Schedule | None = None  # language modules: the MLM schedule
     mlm: MLMConfig | None = None  # language modules: MLM settings
+    pretrained: dict[str, str] = field(default_factory=dict)  # language -> released module (hub id or path)
 
     def validate(self, where: str) -> None:
+        from xlt.methods.sparse.released import check_released
+
+        if not isinstance(self.pretrained, dict):
+            raise ConfigError(f"{where}.pretrained={self.pretrained!r}: expected a mapping language -> module")
+        for lang, value in self.pretrained.items():
+            check_released(value, f"{where}.pretrained.{lang}")
         check_number(self.density, f"{where}.density", above=0, maximum=1, optional=True)
         check_number(self.num_trainable, f"{where}.num_trainable", minimum=1, integer=True, optional=True)
         if self.method in ("ltsft", "rand_sft") and self.density is None and self.num_trainable is None:
@@ -39,6 +51,24 @@ class SparseModuleConfig:
         check_number(self.l1_lambda, f"{where}.l1_lambda", minimum=0)
         if not isinstance(self.freeze_layer_norm, bool):
             raise ConfigError(f"{where}.freeze_layer_norm={self.freeze_layer_norm!r}: expected true or false")
+
+
+    def key_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The config in artifact keys: ``pretrained`` only when set (keys of trained modules stay as they
+        were), a local module by the content of its diff file (a module replaced in place gets new keys)."""
+        from xlt.methods.sparse.released import DIFF_FILE, is_local
+        from xlt.utils.hashing import file_fingerprint
+
+        spec = dict(spec)
+        pretrained = spec.pop("pretrained", None) or {}
+        if pretrained:
+            spec["pretrained"] = {}
+            for lang, value in pretrained.items():
+                path = Path(value).expanduser()
+                if is_local(value) and (path.is_file() or (path / DIFF_FILE).is_file()):
+                    value = {"local": file_fingerprint(path if path.is_file() else path / DIFF_FILE)}
+                spec["pretrained"][lang] = value
+        return spec
 
 
 def resolve_budget(cfg: SparseModuleConfig, body_params: int, maskable: int, reference_params: int | None,

@@ -27,8 +27,12 @@ from xlt.training.resume import StageScratch
 
 
 def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTModule, dict[str, Any]]:
-    """Algorithm 1 (LTSFT) of thesis §4.3.1 and its single-phase relatives."""
+    """Algorithm 1 (LTSFT) of thesis §4.3.1 and its single-phase relatives; a language (or source
+    language) named in ``cfg.pretrained`` imports that released module instead (xlt.methods.sparse.released)."""
     model = request.model
+    key = request.meta.get("lang") if request.meta.get("kind") == "language" else request.meta.get("source")
+    if key in cfg.pretrained:
+        return _import_released(cfg, request, key)
     if cfg.freeze_layer_norm:
         freeze_layer_norms(model)
     maskable = maskable_parameters(model.body, include_layer_norm=not cfg.freeze_layer_norm)
@@ -84,3 +88,13 @@ def train_sparse(cfg: SparseModuleConfig, request: TrainRequest) -> tuple[SFTMod
                **{f"{phase}/lr": schedule.lr for phase, schedule in schedules.items()},
                **{f"{phase}/{key}": value for phase, r in phases.items() for key, value in r.metrics.items()}}
     return SFTModule(sft), summary
+
+
+def _import_released(cfg: SparseModuleConfig, request: TrainRequest, key: str) -> tuple[SFTModule, dict[str, Any]]:
+    from xlt.methods.sparse.released import import_released
+
+    sft = import_released(cfg.pretrained[key], request.model, request.meta, f"{request.config_key}.pretrained.{key}")
+    body_params = sum(p.numel() for p in request.model.body.parameters())
+    k = sft.num_entries
+    sft.meta.update({"method": cfg.method, "k": k, "density": k / body_params})
+    return SFTModule(sft), {"imported": 1, "k": k, "density": k / body_params, "num_entries": k}

@@ -23,24 +23,40 @@ from xlt.schedule import Schedule
 from xlt.tasks.mlm import MLMFamily
 
 
+def language_module_spec(exp: Experiment, languages: list[str]) -> dict[str, Any]:
+    """``lang_module`` in the keys of stages that train or wear the modules of ``languages``: released modules
+    (``pretrained``) named for other languages left out, so setting one language's changes no other's key."""
+    cfg = exp.lang_module
+    pretrained = getattr(cfg, "pretrained", None)
+    if isinstance(pretrained, dict) and pretrained:  # the spec of the config naming only these languages' modules
+        cfg = dataclasses.replace(cfg, pretrained={lang: value for lang, value in pretrained.items()
+                                                   if lang in languages})
+    return exp.module_spec(cfg)
+
+
 def language_module_stage(exp: Experiment, lang: str, model: BaseModel | None = None) -> Stage:
     """``lang``'s language module on ``model`` (default: the configured base model)."""
     model = model or exp.base_model
     if not METHODS[exp.lang_module.method].trains:
         raise ConfigError(f"lang_module.method={exp.lang_module.method!r} is not trained per language "
                           "(MAD-G: use recipe=madg)")
-    location = exp.data.corpus_location(lang)
-    check_exists(location, f"data.corpus ({lang})")
-    spec = {**model.spec, "module": exp.module_spec(exp.lang_module), "lang": lang,
-            "corpus": fingerprint(location), "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
+    imported = lang in (getattr(exp.lang_module, "pretrained", None) or {})  # a released module: no corpus
+    location = None if imported else exp.data.corpus_location(lang)
+    if location is not None:
+        check_exists(location, f"data.corpus ({lang})")
+    spec = {**model.spec, "module": language_module_spec(exp, [lang]), "lang": lang,
+            "corpus": fingerprint(location) if location is not None else None,
+            "high_resource": exp.data.is_high_resource(lang), **exp.training_spec()}
     return Stage("language_module", f"lang/{lang}", spec, partial(_build_language_module, exp, lang, location, model),
                  model.inputs(), validate=partial(_check_language_module, exp, lang, location))
 
 
-def _check_language_module(exp: Experiment, lang: str, location: DataLocation) -> None:
-    check_corpus(location, f"data.corpus ({lang})")
+def _check_language_module(exp: Experiment, lang: str, location: DataLocation | None) -> None:
+    if location is not None:
+        check_corpus(location, f"data.corpus ({lang})")
     pretrained = getattr(exp.lang_module, "pretrained", None) or {}
-    if lang in pretrained and not (Path(pretrained[lang]) / "adapter_config.json").is_file():
+    if exp.lang_module.method == "adapter" and lang in pretrained and not (
+            Path(pretrained[lang]) / "adapter_config.json").is_file():
         raise DataError(f"lang_module.pretrained.{lang}: {pretrained[lang]} is not an AdapterHub adapter "
                         "directory (no adapter_config.json)")
 
@@ -59,16 +75,19 @@ def language_training(exp: Experiment, lang: str) -> tuple[MLMConfig, Schedule]:
     return mlm, schedule
 
 
-def _build_language_module(exp: Experiment, lang: str, location: DataLocation, base: BaseModel,
+def _build_language_module(exp: Experiment, lang: str, location: DataLocation | None, base: BaseModel,
                            ctx: StageContext) -> dict[str, Any]:
     cfg = exp.lang_module
     mlm, schedule = language_training(exp, lang)
     path = base.path(ctx)
     family = MLMFamily(mlm, exp.tokenizer_of(path))
-    corpus = load_location(location, f"data.corpus ({lang})")
-    train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
-    train = family.preprocess(train_lines, f"data.corpus ({lang})")
+    train: list[dict[str, Any]] = []
     validation = {}
+    heldout = None
+    if location is not None:  # None: a released module is imported (lang_module.pretrained)
+        corpus = load_location(location, f"data.corpus ({lang})")
+        train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
+        train = family.preprocess(train_lines, f"data.corpus ({lang})")
     if heldout is not None:
         validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
     torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
