@@ -113,7 +113,7 @@ def test_a_killed_two_process_run_resumes_from_its_checkpoint(tmp_path, cache_di
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert f"task phase2: resuming from checkpoint {checkpoint} (step " in again.stdout + again.stderr
     resumed = read_json(root / "run" / "results.json")
-    assert resumed["stages"]["task"]["status"] == "built"
+    assert resumed["stages"]["task"]["status"] == "resumed"  # built from the killed attempt's checkpoints
     _assert_same_training(_run("ltsft_americasnli", 1, tmp_path / "one", cache_dir), resumed)
 
 
