@@ -36,6 +36,8 @@ def test_smoke_fs_ttrain_all_end_to_end(tmp_path, cache_dir):
     assert translation["mt/bzd/train"]["model"] == "nmt/es-bzd" and translation["mt/aym/train"]["records"] == 600
     assert translation["mt/aym/validation"]["tgt"] == "ayr_Latn"
     assert results["inference"]["language_module"] == {"aym": "aym", "bzd": "bzd"}
+    corpus = results["corpus_words"]  # Figure 6.2's x axis, from the language-module stages
+    assert set(corpus) == {"en", "aym", "bzd"} and all(isinstance(w, int) and w > 0 for w in corpus.values())
 
 
 @pytest.mark.slow

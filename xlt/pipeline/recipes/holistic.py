@@ -258,6 +258,9 @@ def plan_holistic(exp: Any, cfg: HolisticConfig) -> Plan:
             "task_modules": {label: _mixture_record(mixture, planner, results, tasks[label])
                              for label, mixture in mixtures.items()},
             "modules": module_summary(exp, results, planner.lang_stages),
+            # each language module's monolingual corpus in words (Figure 6.2's x axis)
+            "corpus_words": {lang: results[stage.label].metrics.get("corpus_words")
+                             for lang, stage in planner.lang_stages.items()},
             "inference": {"task_module": {t: (tasks.get(f"task/{t}") or tasks["task"]).label for t in exp.data.targets},
                           "language_module": inference, "translate_test": conf.translate_test},
             "without_language_module": [t for t in exp.data.targets

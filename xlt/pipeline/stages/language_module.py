@@ -84,10 +84,13 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation | 
     train: list[dict[str, Any]] = []
     validation = {}
     heldout = None
+    corpus_size: dict[str, int] = {}
     if location is not None:  # None: a released module is imported (lang_module.pretrained)
         corpus = load_location(location, f"data.corpus ({lang})")
+        corpus_size = {"corpus_lines": len(corpus), "corpus_words": corpus_words(corpus)}
         train_lines, heldout = family.split_heldout(corpus, f"data.corpus ({lang})")
         train = family.preprocess(train_lines, f"data.corpus ({lang})")
+        corpus_size["train_blocks"] = len(train)
     if heldout is not None:
         validation[lang] = family.preprocess(heldout, f"data.corpus ({lang})")[:family.cfg.max_heldout_blocks]
     torch.manual_seed(exp.seed)  # any newly initialised weights: the same in every run (and resumed run)
@@ -99,4 +102,13 @@ def _build_language_module(exp: Experiment, lang: str, location: DataLocation | 
                            config_key="lang_module")
     module, summary = METHODS[cfg.method].train(cfg, request)
     module.save(ctx.out_dir)
-    return {**summary, "heldout_blocks": len(validation.get(lang, []))}
+    return {**summary, **corpus_size, "heldout_blocks": len(validation.get(lang, []))}
+
+
+def corpus_words(corpus: Any) -> int:
+    """Whitespace-separated words in a corpus's ``text`` column: the monolingual corpus size against which
+    Figure 6.2 (thesis §6.5) plots the gain from language adaptation."""
+    if "text" not in corpus.column_names:
+        return 0  # preprocess names the missing column
+    return sum(len(str(text).split()) for start in range(0, len(corpus), 1000)
+               for text in corpus[start:start + 1000]["text"])
