@@ -125,3 +125,72 @@ def test_sweep_files_compose(name, tmp_path):
         assert all(table[t].nllb for t in cfg.data.targets)  # Table 6.4: the languages NLLB supports
     if name.endswith("nusax") and "table_6_4" not in name:
         assert "nij" not in cfg.data.targets  # §6.4 fn. 4: the main results leave Ngaju out
+
+
+# accuracy on (aym, gn) per (family, configuration); corpus sizes in words recorded by the runs with modules
+ABLATION_SCORES = {("adapter", "zs"): (0.50, 0.40), ("adapter", "zs_la"): (0.40, 0.38),
+                   ("adapter", "ttrain_all"): (0.60, 0.58), ("adapter", "ttrain_all_la"): (0.58, 0.57),
+                   ("ltsft", "zs"): (0.52, 0.42), ("ltsft", "zs_la"): (0.44, 0.40)}
+CORPUS_WORDS = {"aym": 2_000_000, "gn": 30_000}
+
+
+def _ablation_sweeps(root: Path) -> Path:
+    """Table 6.3 in miniature: ablations of AmericasNLI (listed out of order) and two NusaX rows (macro-F1)."""
+    for number, ((family, configuration), (aym, gn)) in enumerate(ABLATION_SCORES.items()):
+        extra = {} if configuration.endswith("_la") else {"corpus_words": CORPUS_WORDS}
+        _job(root / "anli" / str(number), ["+experiment=holistic_americasnli", f"lang_module={family}",
+                                           f"task_module={family}", f"recipe.configuration={configuration}"],
+             _results("holistic_americasnli", {"aym": aym, "gn": gn}, **extra))
+    for number, (configuration, score) in enumerate((("zs_la", 0.70), ("zs", 0.75))):
+        _job(root / "nusax" / str(number), ["+experiment=holistic_nusax", "lang_module=adapter",
+                                            "task_module=adapter", f"recipe.configuration={configuration}"],
+             _results("holistic_nusax", {"ace": score}, metric="macro_f1"))
+    return root
+
+
+def test_table_6_3_ablations_by_family_with_a_column_per_task(tmp_path):
+    out = tmp_path / "multirun" / "report"
+    report = write_report(_ablation_sweeps(tmp_path / "multirun"))
+    text = (out / "report.md").read_text()
+    assert "| method | configuration | AmericasNLI (accuracy, %) | NusaX (macro-F1, %) | seeds |" in text
+    ablations = text[text.index("## Holistic transfer ablations (Table 6.3)"):]
+    rows = [line for line in ablations.splitlines() if line.startswith("| MAD-X |") or line.startswith("| LT-SFT |")]
+    assert rows == ["| MAD-X | ZS | 45.00 | 75.00 | 1 |", "| MAD-X | ZS – LA | 39.00 | 70.00 | 1 |",
+                        "| MAD-X | TTRAIN-ALL | 59.00 | - | 1 |", "| MAD-X | TTRAIN-ALL – LA | 57.50 | - | 1 |",
+                        "| LT-SFT | ZS | 47.00 | - | 1 |", "| LT-SFT | ZS – LA | 42.00 | - | 1 |"]
+    lines = (out / "holistic_table_6_3.csv").read_text().splitlines()
+    assert lines[0].startswith("method,recipe.configuration,label,holistic_americasnli,holistic_americasnli_std")
+    assert lines[1].startswith("MAD-X,zs,ZS,0.45,,1,0.75")
+    tex = (out / "holistic_table_6_3.tex").read_text()
+    assert "MAD-X & ZS – LA & 39.00 & 70.00 \\\\" in tex
+    figure = out / "holistic_americasnli_figure_6_2"
+    assert {figure.with_suffix(".png"), figure.with_suffix(".pdf")} <= set(report.files)
+    assert (out / "holistic_americasnli_figure_6_2.png").stat().st_size > 0
+    assert "Figure 6.2 (holistic_nusax) not drawn" in text  # NusaX's runs recorded no corpus sizes
+
+
+def test_figure_6_2_gains_against_the_recorded_corpus_sizes(tmp_path):
+    from xlt.report.holistic import build_holistic_report
+
+    report = build_holistic_report(find_jobs(_ablation_sweeps(tmp_path / "multirun")))
+    assert report is not None
+    gains = report.gains("holistic_americasnli", "adapter")
+    assert list(gains) == ["ZS", "TTRAIN-ALL"]  # no FS pair in this sweep
+    assert [(lang, words) for lang, words, _ in gains["ZS"]] == [("gn", 30_000), ("aym", 2_000_000)]
+    assert [round(gain, 4) for _, _, gain in gains["ZS"]] == [0.02, 0.10]
+    assert [round(gain, 4) for _, _, gain in gains["TTRAIN-ALL"]] == [0.01, 0.02]
+    figure = report.draw_gains("holistic_americasnli")
+    axes = figure.axes
+    assert [a.get_title() for a in axes] == ["MAD-X", "LT-SFT"]
+    assert axes[0].get_xscale() == "log" and axes[0].get_xlabel() == "monolingual corpus size (words)"
+    assert axes[0].get_ylabel() == "gain from language adaptation, accuracy (points)"
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["ZS", "TTRAIN-ALL"]
+
+
+def test_corpus_size_is_counted_in_words():
+    import datasets
+
+    from xlt.pipeline.stages.language_module import corpus_words
+
+    corpus = datasets.Dataset.from_dict({"text": ["two words", " three  more words ", ""]})
+    assert corpus_words(corpus) == 5

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.report.jobs import Job, find_jobs
@@ -20,6 +20,7 @@ class Report:
     tables: list[Table]
     skipped: list[Job]
     files: list[Path]
+    sections: list[str] = field(default_factory=list)  # markdown of reports across tables (Table 6.3)
 
     def markdown(self) -> str:
         parts = [f"# Results: {self.directory}", ""]
@@ -27,6 +28,7 @@ class Report:
             parts.append("No finished jobs.\n")
         for table in self.tables:
             parts.append(table.markdown())
+        parts += self.sections
         if self.skipped:
             parts.append(f"Skipped {len(self.skipped)} job(s) without results:\n")
             for job in self.skipped:
@@ -46,6 +48,7 @@ class Report:
 def write_report(directory: str | Path, out_dir: str | Path | None = None, figures: bool = True) -> Report:
     """Read every job under ``directory`` and write the tables (markdown, CSV, LaTeX) and figures."""
     from xlt.report.figures import plot_efficiency, plot_table, safe_name
+    from xlt.report.holistic import write_holistic_report
 
     directory = Path(directory)
     out = Path(out_dir) if out_dir is not None else directory / "report"
@@ -64,6 +67,10 @@ def write_report(directory: str | Path, out_dir: str | Path | None = None, figur
         if figures:
             report.files.extend(plot_table(table, out))
             report.files.extend(plot_efficiency(table, out))
+    holistic, files = write_holistic_report(jobs, out, figures)  # Table 6.3, Figure 6.2 (chapter 6)
+    if holistic:
+        report.sections.append(holistic)
+        report.files += files
     (out / "report.md").write_text(report.markdown())
     report.files.insert(0, out / "report.md")
     return report

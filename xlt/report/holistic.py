@@ -1,0 +1,227 @@
+"""Chapter 6's ablation reports (thesis §6.5): Table 6.3 and Figure 6.2, from holistic runs
+(``recipe=holistic``; the sweeps ``sweeps/holistic_table_6_3_*.yaml``).
+
+- **Table 6.3**: the ablations as rows (ZS, ZS – LA, FS, FS – LA, FS – UPSAMPLE, TTRAIN-ALL,
+  TTRAIN-ALL – LA, in the thesis's order, grouped by PEFT family: MAD-X, then LT-SFT), one column per task
+  (AmericasNLI, NusaX: every holistic experiment under the report directory), cells the average over the
+  target languages (mean ± std over seeds).
+- **Figure 6.2**: per experiment and PEFT family, the gain from language adaptation of each target
+  (ZS − (ZS – LA), FS − (FS – LA), TTRAIN-ALL − (TTRAIN-ALL – LA): one series each, one point per language)
+  against the size of its monolingual corpus in words (log scale), as the language-module stage recorded it
+  (results.json's ``corpus_words``, written by the runs with language modules).
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xlt.report.jobs import Job
+from xlt.report.labels import EXPERIMENT_WORDS, MODULE_NAMES, VALUE_NAMES, metric_label
+from xlt.report.tables import PERCENT_METRICS, Cell, Grid, GridRow
+
+CONFIGURATION_KEY = "recipe.configuration"
+# Table 6.3's rows, in the thesis's order ("FS" is FS-SINGLE, K = 100)
+ABLATIONS = ("zs", "zs_la", "fs_single", "fs_la", "fs_upsample", "ttrain_all", "ttrain_all_la")
+ABLATION_LABELS = {**VALUE_NAMES[CONFIGURATION_KEY], "fs_single": "FS"}
+FAMILY_ORDER = ("adapter", "ltsft")  # Table 6.3: ADAPTER, then SFT
+# Figure 6.2's series: (with language modules, without, label)
+GAIN_PAIRS = (("zs", "zs_la", "ZS"), ("fs_single", "fs_la", "FS"), ("ttrain_all", "ttrain_all_la", "TTRAIN-ALL"))
+FORMATS = ("png", "pdf")
+
+
+@dataclass
+class HolisticRun:
+    experiment: str
+    family: str  # the task module's method: adapter | ltsft | ...
+    configuration: str
+    metric: str
+    results: Mapping[str, Any]
+
+
+@dataclass
+class HolisticReport:
+    """Table 6.3 (rows: family x ablation; columns: tasks) and the data of Figure 6.2."""
+
+    tasks: list[str]  # experiments, one column each
+    metrics: dict[str, str]  # experiment -> its metric
+    cells: dict[tuple[str, str, str], Cell]  # (family, configuration, experiment) -> averages over seeds
+    runs: list[HolisticRun]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        present = {(family, configuration) for family, configuration, _ in self.cells}
+        families = sorted({family for family, _ in present},
+                          key=lambda f: (FAMILY_ORDER.index(f) if f in FAMILY_ORDER else len(FAMILY_ORDER), f))
+        return [(family, c) for family in families for c in ABLATIONS if (family, c) in present]
+
+    def grid(self) -> Grid:
+        rows = [GridRow([MODULE_NAMES.get(family, family), ABLATION_LABELS[configuration]],
+                        [self.cells.get((family, configuration, task)) for task in self.tasks],
+                        [str(max((len(self.cells[(family, configuration, t)].values) for t in self.tasks
+                                  if (family, configuration, t) in self.cells), default=0))])
+                for family, configuration in self.rows]
+        headers = [f"{task_title(task)} ({metric_label(self.metrics[task])}, %)" for task in self.tasks]
+        percent = all(self.metrics[task] in PERCENT_METRICS for task in self.tasks)
+        return Grid("Table 6.3: ablations, average over the target languages", "table-6-3", ["method", "configuration"],
+                    headers, rows, percent, best_along="none", extra_headers=["seeds"],
+                    digits=[2] * len(self.tasks))
+
+    def markdown(self) -> str:
+        parts = ["## Holistic transfer ablations (Table 6.3)", "", self.grid().markdown()]
+        parts += [f"Note: {note}\n" for note in self.notes]
+        return "\n".join(parts)
+
+    def latex(self) -> str:
+        return ("% Table 6.3 (xlt-report): tables need \\usepackage{booktabs}; mean $\\pm$ sample std over seeds\n"
+                + self.grid().latex("holistic"))
+
+    def write_csv(self, path: Path) -> None:
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["method", CONFIGURATION_KEY, "label", *(f"{t}{s}" for t in self.tasks
+                                                                     for s in ("", "_std", "_seeds"))])
+            for family, configuration in self.rows:
+                values: list[Any] = []
+                for task in self.tasks:
+                    cell = self.cells.get((family, configuration, task))
+                    values += ["", "", 0] if cell is None else [cell.mean, "" if cell.std is None else cell.std,
+                                                                len(cell.values)]
+                writer.writerow([MODULE_NAMES.get(family, family), configuration, ABLATION_LABELS[configuration],
+                                 *values])
+
+    # ------------------------------------------------------------------ Figure 6.2
+    def gains(self, experiment: str, family: str) -> dict[str, list[tuple[str, float, float]]]:
+        """Series label -> (language, corpus words, gain from language adaptation) per target language with
+        both scores and a recorded corpus size; the gain is the mean over seeds with minus the mean without."""
+        runs = [run for run in self.runs if run.experiment == experiment and run.family == family]
+        corpus: dict[str, float] = {}
+        for run in runs:
+            for lang, words in (run.results.get("corpus_words") or {}).items():
+                if isinstance(words, (int, float)) and words > 0:
+                    corpus.setdefault(lang, float(words))
+        series: dict[str, list[tuple[str, float, float]]] = {}
+        for with_la, without_la, label in GAIN_PAIRS:
+            scores = {name: _language_means([r for r in runs if r.configuration == name])
+                      for name in (with_la, without_la)}
+            points = [(lang, corpus[lang], scores[with_la][lang] - scores[without_la][lang])
+                      for lang in scores[with_la] if lang in scores[without_la] and lang in corpus]
+            if points:
+                series[label] = sorted(points, key=lambda point: point[1])
+        return series
+
+    def draw_gains(self, experiment: str) -> Any:
+        """Figure 6.2 for one experiment: a panel per PEFT family, a series per configuration pair; None when
+        no pair has a language with a corpus size."""
+        families = [family for family in sorted({r.family for r in self.runs if r.experiment == experiment},
+                                                key=lambda f: (FAMILY_ORDER.index(f) if f in FAMILY_ORDER else 9, f))
+                    if self.gains(experiment, family)]
+        if not families:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        scale = 100.0 if self.metrics[experiment] in PERCENT_METRICS else 1.0
+        unit = " (points)" if scale == 100.0 else ""
+        figure, grid = plt.subplots(1, len(families), figsize=(5.5 * len(families), 4.2), squeeze=False, sharey=True)
+        for axes, family in zip(grid[0], families):
+            for label, points in self.gains(experiment, family).items():
+                xs, ys = [p[1] for p in points], [scale * p[2] for p in points]
+                line = axes.plot(xs, ys, marker="o", linestyle="", label=label)[0]
+                for lang, x, y in zip([p[0] for p in points], xs, ys):
+                    axes.annotate(lang, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7,
+                                  color=line.get_color())
+            axes.set_xscale("log")
+            axes.axhline(0.0, color="grey", linewidth=0.8)
+            axes.set_xlabel("monolingual corpus size (words)")
+            axes.set_title(MODULE_NAMES.get(family, family))
+            axes.grid(alpha=0.3)
+            axes.legend(fontsize="small", title="configuration")
+        grid[0][0].set_ylabel(f"gain from language adaptation, {metric_label(self.metrics[experiment])}{unit}")
+        figure.suptitle(f"{task_title(experiment)}: gain from language adaptation against corpus size (Fig. 6.2)")
+        figure.tight_layout()
+        return figure
+
+
+def task_title(experiment: str) -> str:
+    """``holistic_americasnli`` -> "AmericasNLI"."""
+    words = experiment.split("_")[1:] if experiment.startswith("holistic_") else [experiment]
+    return " ".join(EXPERIMENT_WORDS.get(word, word) for word in words)
+
+
+def _language_means(runs: Sequence[HolisticRun]) -> dict[str, float]:
+    """Per language, the mean over runs (seeds) of the primary metric."""
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        for lang, metrics in (run.results.get("languages") or {}).items():
+            if isinstance(metrics, Mapping) and isinstance(metrics.get(run.metric), (int, float)):
+                values.setdefault(lang, []).append(float(metrics[run.metric]))
+    return {lang: statistics.fmean(v) for lang, v in values.items()}
+
+
+def _holistic_run(job: Job) -> HolisticRun | None:
+    results = job.results
+    if job.status != "finished" or results is None:
+        return None
+    experiment = str(results.get("experiment") or "")
+    configuration = job.params.get(CONFIGURATION_KEY) or (results.get("configuration") or {}).get("name")
+    family = job.params.get("task_module") or ((results.get("modules") or {}).get("task_module") or {}).get("method")
+    if not experiment.startswith("holistic") or configuration not in ABLATIONS or not family:
+        return None
+    return HolisticRun(experiment, str(family), str(configuration), str(results.get("metric") or "accuracy"), results)
+
+
+def build_holistic_report(jobs: Sequence[Job]) -> HolisticReport | None:
+    """Table 6.3 and Figure 6.2's data from the finished holistic jobs; None unless some experiment has at
+    least two of Table 6.3's configurations (a Table 6.3 sweep, not a single run)."""
+    runs = [run for job in jobs if (run := _holistic_run(job)) is not None]
+    tasks = sorted({run.experiment for run in runs},
+                   key=lambda e: (0 if "americasnli" in e else 1 if "nusax" in e else 2, e))
+    tasks = [task for task in tasks if len({r.configuration for r in runs if r.experiment == task}) > 1]
+    if not tasks:
+        return None
+    runs = [run for run in runs if run.experiment in tasks]
+    cells: dict[tuple[str, str, str], Cell] = {}
+    metrics: dict[str, str] = {}
+    for run in runs:
+        metrics.setdefault(run.experiment, run.metric)
+        value = (run.results.get("average") or {}).get(run.metric)
+        if isinstance(value, (int, float)):
+            cells.setdefault((run.family, run.configuration, run.experiment), Cell([])).values.append(float(value))
+    report = HolisticReport(tasks, metrics, cells, runs)
+    for task in tasks:
+        if not any(report.gains(task, family) for family in {r.family for r in runs if r.experiment == task}):
+            report.notes.append(f"Figure 6.2 ({task}) not drawn: it needs runs with and without language modules "
+                                "(e.g. ZS and ZS – LA) and the corpus sizes the runs with them record "
+                                "(results.json's corpus_words)")
+    return report
+
+
+def write_holistic_report(jobs: Sequence[Job], out_dir: Path, figures: bool = True) -> tuple[str, list[Path]]:
+    """Write ``holistic_table_6_3.{csv,tex}`` and ``<experiment>_figure_6_2.{png,pdf}``; (markdown, files)."""
+    report = build_holistic_report(jobs)
+    if report is None:
+        return "", []
+    files = [out_dir / "holistic_table_6_3.csv", out_dir / "holistic_table_6_3.tex"]
+    report.write_csv(files[0])
+    files[1].write_text(report.latex())
+    if figures:
+        import matplotlib.pyplot as plt
+
+        for task in report.tasks:
+            figure = report.draw_gains(task)
+            if figure is None:
+                continue
+            for suffix in FORMATS:
+                path = out_dir / f"{task}_figure_6_2.{suffix}"
+                figure.savefig(path, dpi=150)
+                files.append(path)
+            plt.close(figure)
+    return report.markdown(), files
