@@ -194,3 +194,23 @@ def test_corpus_size_is_counted_in_words():
 
     corpus = datasets.Dataset.from_dict({"text": ["two words", " three  more words ", ""]})
     assert corpus_words(corpus) == 5
+
+
+def test_table_6_3_keeps_other_sweeps_apart(tmp_path):
+    """Reported together with Figure 6.1's FS runs at other K, Table 6.3's rows stay the runs with K as configured
+    and the others get rows of their own, named; Figure 6.2 uses the most common variant."""
+    from xlt.report.holistic import build_holistic_report
+
+    root = _ablation_sweeps(tmp_path / "multirun")
+    for number, k in enumerate(("20", "500")):
+        _job(root / "figure_6_1" / str(number), ["+experiment=holistic_americasnli", "lang_module=adapter",
+                                                 "task_module=adapter", f"recipe.shots.k={k}"],
+             _results("holistic_americasnli", {"aym": 0.9, "gn": 0.9}, configuration={"name": "fs_single"}))
+    report = build_holistic_report(find_jobs(root))
+    assert report is not None
+    labels = [report.grid().rows[i].labels for i in range(len(report.rows))]
+    assert labels[:5] == [["MAD-X", "ZS"], ["MAD-X", "ZS – LA"], ["MAD-X", "FS (shots per language (K) = 20)"],
+                          ["MAD-X", "FS (shots per language (K) = 500)"], ["MAD-X", "TTRAIN-ALL"]]
+    assert report.cells[("adapter", "zs", "", "holistic_americasnli")].values == [0.45]  # not pooled with others
+    assert report.grid().rows[0].cells[1] is not None  # NusaX's ZS on the same row
+    assert list(report.gains("holistic_americasnli", "adapter")) == ["ZS", "TTRAIN-ALL"]

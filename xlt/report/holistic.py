@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlt.report.jobs import Job
-from xlt.report.labels import EXPERIMENT_WORDS, MODULE_NAMES, VALUE_NAMES, metric_label
+from xlt.report.jobs import SEED, Job
+from xlt.report.labels import EXPERIMENT_WORDS, MODULE_NAMES, VALUE_NAMES, format_value, key_label, metric_label
 from xlt.report.tables import PERCENT_METRICS, Cell, Grid, GridRow
 
 CONFIGURATION_KEY = "recipe.configuration"
@@ -32,6 +32,9 @@ FAMILY_ORDER = ("adapter", "ltsft")  # Table 6.3: ADAPTER, then SFT
 # Figure 6.2's series: (with language modules, without, label)
 GAIN_PAIRS = (("zs", "zs_la", "ZS"), ("fs_single", "fs_la", "FS"), ("ttrain_all", "ttrain_all_la", "TTRAIN-ALL"))
 FORMATS = ("png", "pdf")
+# overrides that place a run in Table 6.3 (any other override that varies between an experiment's runs, such as
+# recipe.shots.k or nmt when sweeps are reported together, puts the runs that set it in rows of their own, named)
+PLACING_KEYS = {SEED, CONFIGURATION_KEY, "task_module", "lang_module", "+experiment", "experiment"}
 
 
 @dataclass
@@ -41,6 +44,8 @@ class HolisticRun:
     configuration: str
     metric: str
     results: Mapping[str, Any]
+    params: Mapping[str, str] = field(default_factory=dict)
+    variant: str = ""  # the other overrides that vary between the experiment's runs, in words
 
 
 @dataclass
@@ -49,23 +54,24 @@ class HolisticReport:
 
     tasks: list[str]  # experiments, one column each
     metrics: dict[str, str]  # experiment -> its metric
-    cells: dict[tuple[str, str, str], Cell]  # (family, configuration, experiment) -> averages over seeds
+    cells: dict[tuple[str, str, str, str], Cell]  # (family, configuration, variant, experiment) -> over seeds
     runs: list[HolisticRun]
     notes: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> list[tuple[str, str]]:
-        present = {(family, configuration) for family, configuration, _ in self.cells}
-        families = sorted({family for family, _ in present},
-                          key=lambda f: (FAMILY_ORDER.index(f) if f in FAMILY_ORDER else len(FAMILY_ORDER), f))
-        return [(family, c) for family in families for c in ABLATIONS if (family, c) in present]
+        present = {key[:3] for key in self.cells}
+        return sorted(present, key=lambda row: (_family_rank(row[0]), ABLATIONS.index(row[1]), row[2]))
+
+    def _label(self, configuration: str, variant: str) -> str:
+        return ABLATION_LABELS[configuration] + (f" ({variant})" if variant else "")
 
     def grid(self) -> Grid:
-        rows = [GridRow([MODULE_NAMES.get(family, family), ABLATION_LABELS[configuration]],
-                        [self.cells.get((family, configuration, task)) for task in self.tasks],
-                        [str(max((len(self.cells[(family, configuration, t)].values) for t in self.tasks
-                                  if (family, configuration, t) in self.cells), default=0))])
-                for family, configuration in self.rows]
+        rows = [GridRow([MODULE_NAMES.get(family, family), self._label(configuration, variant)],
+                        [self.cells.get((family, configuration, variant, task)) for task in self.tasks],
+                        [str(max((len(self.cells[(family, configuration, variant, t)].values) for t in self.tasks
+                                  if (family, configuration, variant, t) in self.cells), default=0))])
+                for family, configuration, variant in self.rows]
         headers = [f"{task_title(task)} ({metric_label(self.metrics[task])}, %)" for task in self.tasks]
         percent = all(self.metrics[task] in PERCENT_METRICS for task in self.tasks)
         return Grid("Table 6.3: ablations, average over the target languages", "table-6-3", ["method", "configuration"],
@@ -86,20 +92,31 @@ class HolisticReport:
             writer = csv.writer(handle)
             writer.writerow(["method", CONFIGURATION_KEY, "label", *(f"{t}{s}" for t in self.tasks
                                                                      for s in ("", "_std", "_seeds"))])
-            for family, configuration in self.rows:
+            for family, configuration, variant in self.rows:
                 values: list[Any] = []
                 for task in self.tasks:
-                    cell = self.cells.get((family, configuration, task))
+                    cell = self.cells.get((family, configuration, variant, task))
                     values += ["", "", 0] if cell is None else [cell.mean, "" if cell.std is None else cell.std,
                                                                 len(cell.values)]
-                writer.writerow([MODULE_NAMES.get(family, family), configuration, ABLATION_LABELS[configuration],
+                writer.writerow([MODULE_NAMES.get(family, family), configuration, self._label(configuration, variant),
                                  *values])
 
     # ------------------------------------------------------------------ Figure 6.2
+    def figure_variant(self, experiment: str) -> str:
+        """The runs Figure 6.2 uses when the experiment's runs differ in other overrides: the variant with the
+        most runs of Table 6.3's configurations (the Table 6.3 sweep beside, say, Figure 6.1's)."""
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            if run.experiment == experiment:
+                counts[run.variant] = counts.get(run.variant, 0) + 1
+        return max(sorted(counts), key=lambda variant: counts[variant], default="")
+
     def gains(self, experiment: str, family: str) -> dict[str, list[tuple[str, float, float]]]:
         """Series label -> (language, corpus words, gain from language adaptation) per target language with
         both scores and a recorded corpus size; the gain is the mean over seeds with minus the mean without."""
-        runs = [run for run in self.runs if run.experiment == experiment and run.family == family]
+        variant = self.figure_variant(experiment)
+        runs = [run for run in self.runs
+                if run.experiment == experiment and run.family == family and run.variant == variant]
         corpus: dict[str, float] = {}
         for run in runs:
             for lang, words in (run.results.get("corpus_words") or {}).items():
@@ -119,8 +136,7 @@ class HolisticReport:
         """Figure 6.2 for one experiment: a panel per PEFT family, a series per configuration pair; None when
         no pair has a language with a corpus size."""
         families = [family for family in sorted({r.family for r in self.runs if r.experiment == experiment},
-                                                key=lambda f: (FAMILY_ORDER.index(f) if f in FAMILY_ORDER else 9, f))
-                    if self.gains(experiment, family)]
+                                                key=_family_rank) if self.gains(experiment, family)]
         if not families:
             return None
         import matplotlib
@@ -145,7 +161,9 @@ class HolisticReport:
             axes.grid(alpha=0.3)
             axes.legend(fontsize="small", title="configuration")
         grid[0][0].set_ylabel(f"gain from language adaptation, {metric_label(self.metrics[experiment])}{unit}")
-        figure.suptitle(f"{task_title(experiment)}: gain from language adaptation against corpus size (Fig. 6.2)")
+        variant = self.figure_variant(experiment)
+        figure.suptitle(f"{task_title(experiment)}{f' ({variant})' if variant else ''}: gain from language "
+                        "adaptation against corpus size (Fig. 6.2)")
         figure.tight_layout()
         return figure
 
@@ -154,6 +172,10 @@ def task_title(experiment: str) -> str:
     """``holistic_americasnli`` -> "AmericasNLI"."""
     words = experiment.split("_")[1:] if experiment.startswith("holistic_") else [experiment]
     return " ".join(EXPERIMENT_WORDS.get(word, word) for word in words)
+
+
+def _family_rank(family: str) -> tuple[int, str]:
+    return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER), family)
 
 
 def _language_means(runs: Sequence[HolisticRun]) -> dict[str, float]:
@@ -175,7 +197,20 @@ def _holistic_run(job: Job) -> HolisticRun | None:
     family = job.params.get("task_module") or ((results.get("modules") or {}).get("task_module") or {}).get("method")
     if not experiment.startswith("holistic") or configuration not in ABLATIONS or not family:
         return None
-    return HolisticRun(experiment, str(family), str(configuration), str(results.get("metric") or "accuracy"), results)
+    return HolisticRun(experiment, str(family), str(configuration), str(results.get("metric") or "accuracy"), results,
+                       {k: v for k, v in job.params.items() if k not in PLACING_KEYS})
+
+
+def _name_variants(runs: Sequence[HolisticRun]) -> None:
+    """Label each run by its overrides of keys that vary between its experiment's runs ("shots per language (K) =
+    20"); runs that leave them as configured (the sweep's protocol) stay unlabelled and share rows across tasks."""
+    for experiment in {run.experiment for run in runs}:
+        mine = [run for run in runs if run.experiment == experiment]
+        keys = sorted({k for run in mine for k in run.params})
+        varying = [k for k in keys if len({run.params.get(k) for run in mine}) > 1]
+        for run in mine:
+            run.variant = ", ".join(f"{key_label(k)} = {format_value(k, run.params[k])}" for k in varying
+                                    if k in run.params)
 
 
 def build_holistic_report(jobs: Sequence[Job]) -> HolisticReport | None:
@@ -188,13 +223,15 @@ def build_holistic_report(jobs: Sequence[Job]) -> HolisticReport | None:
     if not tasks:
         return None
     runs = [run for run in runs if run.experiment in tasks]
+    _name_variants(runs)
     cells: dict[tuple[str, str, str], Cell] = {}
     metrics: dict[str, str] = {}
     for run in runs:
         metrics.setdefault(run.experiment, run.metric)
         value = (run.results.get("average") or {}).get(run.metric)
         if isinstance(value, (int, float)):
-            cells.setdefault((run.family, run.configuration, run.experiment), Cell([])).values.append(float(value))
+            cells.setdefault((run.family, run.configuration, run.variant, run.experiment),
+                             Cell([])).values.append(float(value))
     report = HolisticReport(tasks, metrics, cells, runs)
     for task in tasks:
         if not any(report.gains(task, family) for family in {r.family for r in runs if r.experiment == task}):
