@@ -17,7 +17,7 @@ every multirun and records the error of each failed job.
 
 Modules: ``jobs`` (finding and reading jobs), ``labels`` (human words), ``tables`` (layouts, markdown,
 LaTeX, CSV), ``groups`` (chapter 3's groups), ``figures``, ``writer`` (the report and the command line),
-``callback``.
+``callback``, ``holistic`` (chapter 6's Table 6.3 and Figure 6.2 across a sweep's experiments).
 """
 
 from xlt.report.callback import ReportCallback
