@@ -48,4 +48,8 @@ def test_language_module_stage_records_the_heldout_blocks_it_evaluated(cap, tmp_
     metrics = stage.build(ctx)
     expected = every_block if cap is None else cap
     assert metrics["heldout_blocks"] == expected
+    corpus = load_location(exp.data.corpus_location("gn"), where)  # its size, for Figure 6.2 (thesis §6.5)
+    assert metrics["corpus_lines"] == len(corpus)
+    assert metrics["corpus_words"] == sum(len(text.split()) for text in corpus["text"]) > 0
+    assert metrics["train_blocks"] == len(family.preprocess(family.split_heldout(corpus, where)[0], where))
     assert evaluated == [{"gn": expected}] * 2  # both LT-SFT phases validate on it
