@@ -34,8 +34,9 @@ from xlt.pipeline.stages.distillation import EQUAL_LANGUAGES
 from xlt.schedule import Schedule
 from xlt.tasks import build_task
 from xlt.tasks.mlm import MLMFamily
+from xlt.training.callbacks import LanguageSwitch
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
-from xlt.training.multisource import LanguageSwitch, MultiSourceTrain
+from xlt.training.multisource import MultiSourceTrain
 
 SMOKE = ["+profile=smoke", "trainer.max_steps_per_phase=2"]
 NLI = {"name": "nli", "family": "classification", "labels": ["entailment", "neutral", "contradiction"]}

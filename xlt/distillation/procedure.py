@@ -8,7 +8,7 @@ validation, best-state selection, resuming, multi-source batches) trains them li
   frozen teacher body. Loss L_attn + L_hidden (eqs. 5.1, 5.2) on MLM-masked inputs shown to both. Batches
   are single-language (a :class:`~xlt.training.multisource.MultiSourceTrain` of the source and target
   corpora, each batch's language drawn with equal probability); :func:`teacher_language_modules` wraps the
-  language SFTs so that the per-batch :class:`~xlt.training.multisource.LanguageSwitch` attaches the batch's
+  language SFTs so that the per-batch :class:`~xlt.training.callbacks.LanguageSwitch` attaches the batch's
   SFT to the *teacher* (the student is never modified by them). Validation: the same loss on each
   language's held-out blocks, the teacher wearing that language's SFT; the smallest mean selects the
   checkpoint (§5.4.2: "the one with the smallest loss is selected").
