@@ -101,6 +101,14 @@ def teacher_language_modules(modules: Mapping[str, Any]) -> dict[str, TeacherMod
     return {lang: TeacherModule(module) for lang, module in modules.items()}
 
 
+def logged_total(model: TaskModel, terms: DistillationTerms, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The loss of eqs. 5.1-5.3 (``terms.total``), each term logged while training."""
+    if model._trainer is not None:
+        model.log_dict({f"train/{name}": value for name, value in terms.as_dict().items() if name != "total"},
+                       batch_size=model._batch_size(batch))
+    return terms.total
+
+
 class BilingualDistillation(TaskModel):
     """Stage 1 (§5.3.2): ``student`` (a transformers masked-LM model, saved as the stage's output) learns
     the attention probabilities and hidden states of ``teacher`` (a transformers body, frozen) on the same
@@ -123,11 +131,7 @@ class BilingualDistillation(TaskModel):
         return distillation_terms(student, teacher, inputs.get("attention_mask"), attention=True, hidden=True)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        terms = self.terms(batch)
-        if self._trainer is not None:
-            self.log_dict({f"train/{name}": value for name, value in terms.as_dict().items() if name != "total"},
-                          batch_size=self._batch_size(batch))
-        return terms.total
+        return logged_total(self, self.terms(batch), batch)
 
     def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
         assert isinstance(metric, MeanLoss)
@@ -211,11 +215,7 @@ class TaskDistillation(TaskModel):
         return terms
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        terms = self.terms(batch)
-        if self._trainer is not None:
-            self.log_dict({f"train/{name}": value for name, value in terms.as_dict().items() if name != "total"},
-                          batch_size=self._batch_size(batch))
-        return terms.total
+        return logged_total(self, self.terms(batch), batch)
 
     def update_metric(self, metric: Metric, batch: dict[str, torch.Tensor]) -> None:
         self._student_outputs.enabled = False

@@ -68,12 +68,17 @@ def plot_table(table: Table, out_dir: Path) -> list[Path]:
     drawn = draw_table(table)
     if drawn is None:
         return []
+    stem, figure = drawn
+    return save_figure(figure, out_dir / stem)
+
+
+def save_figure(figure: Any, stem: Path) -> list[Path]:
+    """``figure`` as ``<stem>.png`` and ``<stem>.pdf`` (:data:`FORMATS`), then closed."""
     import matplotlib.pyplot as plt
 
-    stem, figure = drawn
     paths = []
     for suffix in FORMATS:
-        path = out_dir / f"{stem}.{suffix}"
+        path = stem.with_name(f"{stem.name}.{suffix}")
         figure.savefig(path, dpi=150)
         paths.append(path)
     plt.close(figure)
@@ -217,12 +222,4 @@ def plot_efficiency(table: Table, out_dir: Path) -> list[Path]:
     figure = draw_efficiency(table)
     if figure is None:
         return []
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for suffix in FORMATS:
-        path = out_dir / f"{safe_name(table.name)}_efficiency.{suffix}"
-        figure.savefig(path, dpi=150)
-        paths.append(path)
-    plt.close(figure)
-    return paths
+    return save_figure(figure, out_dir / f"{safe_name(table.name)}_efficiency")

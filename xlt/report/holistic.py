@@ -31,7 +31,6 @@ ABLATION_LABELS = {**VALUE_NAMES[CONFIGURATION_KEY], "fs_single": "FS"}
 FAMILY_ORDER = ("adapter", "ltsft")  # Table 6.3: ADAPTER, then SFT
 # Figure 6.2's series: (with language modules, without, label)
 GAIN_PAIRS = (("zs", "zs_la", "ZS"), ("fs_single", "fs_la", "FS"), ("ttrain_all", "ttrain_all_la", "TTRAIN-ALL"))
-FORMATS = ("png", "pdf")
 # overrides that place a run in Table 6.3 (any other override that varies between an experiment's runs, such as
 # recipe.shots.k or nmt when sweeps are reported together, puts the runs that set it in rows of their own, named)
 PLACING_KEYS = {SEED, CONFIGURATION_KEY, "task_module", "lang_module", "+experiment", "experiment"}
@@ -250,15 +249,10 @@ def write_holistic_report(jobs: Sequence[Job], out_dir: Path, figures: bool = Tr
     report.write_csv(files[0])
     files[1].write_text(report.latex())
     if figures:
-        import matplotlib.pyplot as plt
+        from xlt.report.figures import save_figure
 
         for task in report.tasks:
             figure = report.draw_gains(task)
-            if figure is None:
-                continue
-            for suffix in FORMATS:
-                path = out_dir / f"{task}_figure_6_2.{suffix}"
-                figure.savefig(path, dpi=150)
-                files.append(path)
-            plt.close(figure)
+            if figure is not None:
+                files.extend(save_figure(figure, out_dir / f"{task}_figure_6_2"))
     return report.markdown(), files

@@ -41,12 +41,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from xlt.errors import ConfigError, RankFailure
+
+if TYPE_CHECKING:  # torch is imported where a rank needs it: planning and --cfg job stay light
+    import torch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -211,6 +211,9 @@ class World:
         the whole batch (the same seed everywhere would repeat rank 0's masks on every rank)."""
         if self.rank == 0:
             return
+        import numpy as np
+        import torch
+
         derived = (seed * 1_000_003 + self.rank * 7_919) % (2**32)
         torch.manual_seed(derived)
         np.random.seed(derived)
