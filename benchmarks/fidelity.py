@@ -1,11 +1,14 @@
 """The thesis's findings on the synthetic world, over seeds, as one table (issue 15, item 5; ``make fidelity``).
 
-    python benchmarks/fidelity.py [--seeds 0 1 2] [--findings NAME ...] [--root DIR] [--threads 1] [--list]
+    python benchmarks/fidelity.py [--seeds 0 1 2] [--findings NAME ...] [--root DIR] [--threads 1] [--jobs 1]
+                                  [--list]
 
 Per seed: the world of that seed is written and its encoder pretrained (``ROOT/seed<N>``, shared artifact
 store ``ROOT/artifacts``: a second invocation reuses everything built), then every finding's runs go through
 the real recipes with ``+world=synthetic`` (xlt.report.findings). Prints the table (finding, thesis figures,
 ours as mean ± std over seeds, holds / does not hold by more than the pooled std) and the time each took.
+``--jobs N`` runs up to N seeds at once, each in its own process (a seed's typology is set in its process's
+environment); the table is the same as one process's, in seed order.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import logging
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 
@@ -25,47 +31,83 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=os.environ.get("XLT_FIDELITY_ROOT", ".cache/xlt/fidelity"),
                         help="worlds, artifacts and runs (default .cache/xlt/fidelity)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on shared cores)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds run at once, one process each (each uses --threads torch threads)")
     parser.add_argument("--pretraining-steps", type=int,
                         help="encoder pretraining steps (default: PretrainingConfig's; fewer: a quick look only)")
     parser.add_argument("--list", action="store_true", help="list the registered findings and exit")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run (e.g. a smaller budget)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    import torch
-
-    from xlt.report.findings import FINDINGS, run_findings, table
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # inherited by the processes of --jobs
+    from xlt.report.findings import FINDINGS, table
 
     if args.list:
         for name, entry in FINDINGS.items():
             print(f"{name:24} ch. {entry.chapter}  {entry.claim}  [{entry.thesis}]")
         return 0
-    from xlt.training.fit import quiet_libraries
-
-    torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.WARNING)
-    quiet_libraries()
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: expected at least 1")
     # chapter 4 first: its findings share the language modules and the task module the others reuse
     names = args.findings or sorted(FINDINGS.names(), key=lambda name: FINDINGS[name].chapter != 4)
+    for name in names:  # an unknown name fails here in one line, before any world or worker starts
+        FINDINGS[name]
     started = time.perf_counter()
     root = Path(args.root).resolve()
-    prepare = None
-    if args.pretraining_steps:
-        from xlt.pipeline.stages.pretraining import PretrainingConfig
-        from xlt.pipeline.world import prepare_world
-
-        pretraining = PretrainingConfig(steps=args.pretraining_steps)
-
-        def prepare(world_root: Path, seed: int):
-            return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining)
-
-    outcomes = run_findings(names, args.seeds, root, args.overrides, log=lambda line: print(line, flush=True),
-                            prepare=prepare)
+    job = partial(_run_seeds, names, root=root, overrides=args.overrides, threads=args.threads,
+                  pretraining_steps=args.pretraining_steps)
+    if args.jobs == 1 or len(args.seeds) == 1:
+        outcomes = _merge(names, [job(args.seeds)])
+    else:
+        with ProcessPoolExecutor(min(args.jobs, len(args.seeds)), mp_context=get_context("spawn")) as pool:
+            outcomes = _merge(names, list(pool.map(job, [[seed] for seed in args.seeds])))
     print()
     print(table(outcomes, args.seeds))
     held = sum(o.verdict == "holds" for o in outcomes)
     print(f"\n{held} of {len(outcomes)} findings hold; {(time.perf_counter() - started) / 60:.1f} min in all")
     return 0
+
+
+def _run_seeds(names: list[str], seeds: list[int], root: Path, overrides: list[str], threads: int,
+               pretraining_steps: int | None) -> list:
+    """Every finding over ``seeds`` in this process (in a worker of ``--jobs``: its one seed)."""
+    import torch
+
+    from xlt.report.findings import run_findings
+    from xlt.training.fit import quiet_libraries
+
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING)
+    quiet_libraries()
+    prepare = None
+    if pretraining_steps:
+        from xlt.pipeline.stages.pretraining import PretrainingConfig
+        from xlt.pipeline.world import prepare_world
+
+        pretraining = PretrainingConfig(steps=pretraining_steps)
+
+        def prepare(world_root: Path, seed: int):
+            return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining)
+
+    outcomes = run_findings(names, seeds, root, overrides, log=lambda line: print(line, flush=True), prepare=prepare)
+    # plain values: a finding (its measure) need not pickle across processes
+    return [(o.finding.name, o.a, o.b, o.seconds, o.error) for o in outcomes]
+
+
+def _merge(names: list[str], per_seed: list[list]) -> list:
+    """One outcome per finding from the workers' values (in seed order): values appended, times summed; an
+    error in any seed makes the finding not measured (as in one process, where it skips the later seeds)."""
+    from xlt.report.findings import FINDINGS, Outcome
+
+    outcomes = {name: Outcome(FINDINGS[name]) for name in names}
+    for values in per_seed:
+        for name, a, b, seconds, error in values:
+            outcome = outcomes[name]
+            outcome.a.extend(a)
+            outcome.b.extend(b)
+            outcome.seconds += seconds
+            outcome.error = outcome.error or error
+    return list(outcomes.values())
 
 
 if __name__ == "__main__":

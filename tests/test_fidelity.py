@@ -39,6 +39,29 @@ def test_verdict_needs_a_gap_larger_than_the_pooled_std():
     assert "not measured (ConfigError: boom)" in text
 
 
+def test_parallel_seeds_merge_into_the_one_process_table():
+    """``benchmarks/fidelity.py --jobs N``: each worker returns its seed's plain values; merged in seed order
+    they give the table one process gives, and an error in any seed leaves the finding not measured."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fidelity.py"
+    spec = importlib.util.spec_from_file_location("fidelity_script", script)
+    fidelity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fidelity)
+    per_seed = [[("la_helps", [60.0], [50.0], 30.0, None), ("multi_source", [1.0], [2.0], 5.0, None)],
+                [("la_helps", [62.0], [52.0], 60.0, None), ("multi_source", [], [], 0.0, "DataError: boom")],
+                [("la_helps", [64.0], [54.0], 90.0, None), ("multi_source", [3.0], [4.0], 5.0, None)]]
+    la_helps, multi_source = fidelity._merge(["la_helps", "multi_source"], per_seed)
+    assert la_helps.finding is FINDINGS["la_helps"] and la_helps.a == [60.0, 62.0, 64.0]
+    assert la_helps.b == [50.0, 52.0, 54.0] and la_helps.seconds == 180.0 and la_helps.verdict == "holds"
+    assert multi_source.verdict == "not measured" and multi_source.error == "DataError: boom"
+    one_process = Outcome(FINDINGS["la_helps"], a=[60.0, 62.0, 64.0], b=[50.0, 52.0, 54.0], seconds=180.0)
+    assert table([la_helps], [0, 1, 2]) == table([one_process], [0, 1, 2])
+    with pytest.raises(SystemExit):
+        fidelity.main(["--jobs", "0"])
+
+
 @pytest.mark.slow
 def test_a_finding_runs_through_the_real_recipe_on_a_tiny_world(tmp_path, cache_dir, monkeypatch):
     from xlt.pipeline.stages.pretraining import PretrainingConfig

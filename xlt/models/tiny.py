@@ -55,6 +55,35 @@ def _lines() -> Iterator[str]:
             yield from (line.strip() for line in handle if line.strip())
 
 
+def _train_wordpiece(lines: Iterable[str], vocab_size: int):
+    """A BERT-style WordPiece tokenizer trained on ``lines``, the same one in every process.
+
+    The ``tokenizers`` WordPiece trainer (a BPE trainer with the ``##`` continuing-subword prefix) numbers
+    each continuation piece ``##c`` when it first meets it while iterating its word counts, a hash map seeded
+    at random in every process; merges of equal count are then ranked by those numbers, so two processes
+    learn different vocabularies from the same lines. Registering every continuation piece of the corpus
+    first, in sorted order, fixes their numbers (the alphabet itself is already numbered in sorted order);
+    the tokenizer is then rebuilt from the learned vocabulary without those extra registrations.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    normalizer = normalizers.BertNormalizer(lowercase=False)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    lines = list(lines)
+    continuations = sorted({f"##{char}" for line in lines
+                            for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line))
+                            for char in word[1:]})
+    trained = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    trained.normalizer, trained.pre_tokenizer = normalizer, pre_tokenizer
+    trained.train_from_iterator(lines, trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials + continuations, show_progress=False))
+    tok = Tokenizer(models.WordPiece(trained.get_vocab(with_added_tokens=False), unk_token="[UNK]"))
+    tok.normalizer, tok.pre_tokenizer, tok.decoder = normalizer, pre_tokenizer, decoders.WordPiece()
+    tok.add_special_tokens(specials)
+    return tok
+
+
 def _train_tokenizer(architecture: str, vocab_size: int, max_length: int, lines: Iterable[str] | None = None):
     """A tokenizer of ``architecture``'s kind trained on ``lines`` (default: the bundled sample corpora)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -90,13 +119,7 @@ def _train_tokenizer(architecture: str, vocab_size: int, max_length: int, lines:
             tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
             mask_token="<mask>", cls_token="<s>", sep_token="</s>", model_max_length=max_length)
     if architecture in ("bert", "distilbert"):
-        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece()
-        tok.train_from_iterator(text, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                                                    show_progress=False))
+        tok = _train_wordpiece(text, vocab_size)
         from transformers import BertTokenizerFast, DistilBertTokenizerFast
 
         kind = DistilBertTokenizerFast if architecture == "distilbert" else BertTokenizerFast  # no token type ids
