@@ -36,7 +36,8 @@ NMT_ARCHITECTURES = ("m2m_100",)  # NLLB-200's model_type; built by xlt.models.n
 # llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does; deberta-v2 1 has
 # mDeBERTa's tokenizer ([PAD] [CLS] [SEP] [UNK] first, [MASK] added last) and relative attention.
 # distilbert 1 has DistilBERT's tokenizer (no token type ids) and a feed-forward layer of intermediate_size.
-ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2, "deberta-v2": 1, "distilbert": 1}
+# bert 2 and distilbert 2: WordPiece ids from a deterministic training (xlt.models.tiny._train_wordpiece).
+ARCHITECTURE_VERSIONS: dict[str, int] = {"llama": 2, "deberta-v2": 1, "distilbert": 2, "bert": 2}
 # mDeBERTa-v3's architecture settings (its config.json) for tiny deberta-v2 models.
 MDEBERTA_SETTINGS: dict[str, Any] = {
     "relative_attention": True, "position_biased_input": False, "pos_att_type": ["p2c", "c2p"],

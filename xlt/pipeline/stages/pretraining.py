@@ -119,7 +119,8 @@ def pretraining_stage(world_dir: str | Path, cfg: PretrainingConfig | None = Non
             "precision": trainer.precision}
     return Stage("pretrained_model", f"pretrain/world-{seed}", spec,
                  partial(_build, world_dir, languages, cfg, seed, trainer),
-                 validate=partial(_check, world_dir, languages))
+                 validate=partial(_check, world_dir, languages),
+                 version=2)  # 2: deterministic WordPiece ids (xlt.models.tiny._train_wordpiece)
 
 
 def _check(world_dir: Path, languages: dict[str, str]) -> None:
