@@ -42,6 +42,20 @@ def test_no_srun_hint_where_slurm_is_installed(tmp_path, monkeypatch):
     assert not [str(w.message) for w in ours if "srun" in str(w.message)]
 
 
+
+def test_no_srun_hint_from_lightnings_later_checks_once_a_stage_builds(tmp_path, monkeypatch):
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from xlt.training.fit import quiet_libraries
+
+    _fake_srun(tmp_path, monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_libraries()  # what run_experiment calls before building any stage
+        SLURMEnvironment.detect()  # Lightning calls it again inside fit and validate
+    assert not [str(w.message) for w in caught if "srun" in str(w.message)]
+
+
 def test_logs_and_stage_lines_share_one_stream_and_start_at_the_first_line(tmp_path, cache_dir):
     # a templated path overridden on the command line: quoted for Hydra (README), and logged at planning
     overrides = ["+experiment=ltsft_americasnli", "+profile=smoke", '+data.target.test.path="/elsewhere/{lang}.tsv"']

@@ -103,6 +103,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*hparams.*")
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
+    # Lightning checks for SLURM again in fit/validate, not only when a Trainer is built (see Fitter._trainer)
+    warnings.filterwarnings("ignore", message=SRUN_HINT)
 
 
 class Fitter:
