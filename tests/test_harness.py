@@ -13,6 +13,7 @@ import torch
 
 from xlt.errors import ConfigError
 from xlt.eval.harness import SAMPLE_TASKS, HarnessTask, run_harness
+from xlt.eval.harness_tasks.samples import MMLU_SAMPLE
 from xlt.pipeline.stages.instruction import HarnessConfig
 
 
@@ -40,7 +41,7 @@ def test_local_harness_task_on_the_tiny_llama_matches_hand_computed_accuracy(lla
                           batch_size=4, include_path=str(SAMPLE_TASKS))
 
     def read(split: str) -> list[dict]:
-        lines = (SAMPLE_TASKS.parent / "mmlu" / f"{split}.jsonl").read_text().splitlines()
+        lines = (MMLU_SAMPLE / f"{split}.jsonl").read_text().splitlines()
         return [json.loads(line) for line in lines]
 
     shot = read("dev")[0]  # the task's fewshot sampler is first_n over the dev split

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SAMPLE_TASKS = Path(__file__).resolve().parents[1] / "data" / "samples" / "instruction" / "harness"
+SAMPLE_TASKS = Path(__file__).resolve().parent / "harness_tasks"  # task YAMLs over the bundled samples
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Local lm-evaluation-harness tasks over the bundled samples (``recipe.harness.include_path``)."""
