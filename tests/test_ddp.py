@@ -38,7 +38,9 @@ LTSFT = ["data.targets=[gn]", "lang_module.train.min_steps=null", "lang_module.t
 CASES = {"ltsft_americasnli": LTSFT,  # LT-SFT language modules (masks, L1) and a task module
          "ltsft_americasnli_multisource": LTSFT,  # a multi-source task module: per-batch language switch
          # a SpIEL phase (all-reduced selection); global batches of 3: uneven parts (2 + 1 examples)
-         "spiel_alpaca": ["task.train.batch_size=3"]}
+         "spiel_alpaca": ["task.train.batch_size=3"],
+         "madx_americasnli": LTSFT,  # bottleneck language and task adapters (MAD-X 2.0)
+         "madg_americasnli": ["data.targets=[gn]"]}  # the MAD-G generator and a task adapter on its adapters
 
 
 def _command(experiment: str, devices: int, root: Path) -> list[str]:
@@ -85,7 +87,7 @@ def _assert_same_training(one: dict, two: dict, tolerance: float = 1e-6, overlap
 # are equal within float rounding (a sum over 2 + 1 examples on two ranks, over 3 on one), and Adam
 # magnifies the rounding of small gradients: measured 1-2 of 819 entries per layer, 1.4e-4 at shared ones.
 TOLERANCE = {"ltsft_americasnli": (1e-6, 1.0), "ltsft_americasnli_multisource": (1e-6, 1.0),
-             "spiel_alpaca": (1e-3, 0.99)}
+             "spiel_alpaca": (1e-3, 0.99), "madx_americasnli": (1e-6, 1.0), "madg_americasnli": (1e-6, 1.0)}
 
 
 @pytest.mark.slow
