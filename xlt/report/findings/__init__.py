@@ -13,8 +13,8 @@ standard deviations; with one seed nothing is decided); a claim ``a >= b`` holds
 more than it. The table prints the thesis's figures beside ours.
 
 Findings register themselves in :data:`FINDINGS` from the modules of this package, one per chapter
-(``chapter3.py``, ``chapter4.py``, ``chapter7.py``); chapters 5 and 6 (few-shot, TTRAIN, BiStil) add a
-module when their pipelines land. The design (tasks, targets, budgets: :data:`WORLD_FINDINGS_BASE`) was
+(``chapter3.py``, ``chapter4.py``, ``chapter5.py``, ``chapter7.py``); chapter 6 (few-shot, TTRAIN) adds a
+module when its pipeline lands. The design (tasks, targets, budgets: :data:`WORLD_FINDINGS_BASE`) was
 fixed from its rationale before anything was measured, and is not to be tuned until findings pass.
 """
 
