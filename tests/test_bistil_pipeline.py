@@ -194,6 +194,9 @@ def test_plan_of_each_variant(tmp_path, cache_dir, monkeypatch):
     assert scratch["student_init/gn"].spec["initialisation"] == "scratch"
     assert scratch["vocabulary/gn"].key == tf["vocabulary/gn"].key
     assert scratch["student/gn"].key != tf["student/gn"].key and scratch["task/gn"].kind == "task_module"
+    # trained from scratch, not distilled (§5.4.1): its own MLM loss, no teacher, so no teacher language SFTs
+    assert set(scratch["student/gn"].inputs) == {"init"} and scratch["student/gn"].spec["objective"] == "mlm"
+    assert scratch["student/gn"].spec["lang_module"] is None and "objective" not in tf["student/gn"].spec
 
     _, ltsft = plan(tmp_path, "data.targets=[gn]", "recipe.variant=ltsft")
     assert {stage.kind for stage in ltsft.values()} == {"language_module", "task_module", "evaluation", "efficiency"}

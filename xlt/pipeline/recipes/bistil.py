@@ -10,9 +10,10 @@ from the configured model (the MMT), then task-distilled with LT-SFT and evaluat
   (student + its task SFT on the target's test set, no language module: the student is bilingual);
 - ``st`` (BiStil-ST): the same student, its task SFT trained on the task loss alone (the ordinary
   ``task_module`` stage on the student);
-- ``scratch`` (Scratch, §5.4.1): a student of the same shape randomly initialised, trained by the same
-  stage 1 ("when distilling bilingual models or learning them from scratch, training lasts 200,000 steps",
-  §5.4.2), its task SFT trained as ``st``;
+- ``scratch`` (Scratch, §5.4.1): a student of the same shape randomly initialised and trained "from scratch
+  instead of distilling" it from the MMT: stage 1's schedule and batches ("when distilling bilingual models or
+  learning them from scratch, training lasts 200,000 steps", §5.4.2) with the student's own MLM loss and no
+  teacher (the reference code's ``bilingual_mlm.py``), its task SFT trained as ``st``;
 - ``ltsft`` (LtSft, the upper bound): the undistilled chapter-4 pipeline (the zero-shot recipe's stages) on
   the MMT;
 - a name under ``recipe.baselines`` (e.g. ``distilmbert``, ``minilm``): the chapter-4 pipeline on another
@@ -161,9 +162,12 @@ def plan_bistil(exp: Any, cfg: BiStilConfig) -> Plan:
     for target in exp.data.targets:
         vocabulary = vocabulary_stage(exp, source, target, cfg.vocabulary_threshold)
         init = student_init_stage(exp, vocabulary, target, cfg.lrf, initialisation)
-        distilled = bilingual_distillation_stage(exp, init, source, target,
-                                                 {source: lang_stage(source), target: lang_stage(target)},
-                                                 cfg.distillation)
+        if initialisation == "scratch":  # trained from scratch by MLM, not distilled (§5.4.1)
+            distilled = bilingual_distillation_stage(exp, init, source, target, {}, cfg.distillation, "mlm")
+        else:
+            distilled = bilingual_distillation_stage(exp, init, source, target,
+                                                     {source: lang_stage(source), target: lang_stage(target)},
+                                                     cfg.distillation)
         student = student_model(exp, distilled, {"pair": [source, target], "lrf": cfg.lrf,
                                                  "initialisation": initialisation})
         if teacher_task is not None:

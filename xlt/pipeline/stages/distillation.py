@@ -134,20 +134,34 @@ def _build_student_init(exp: Experiment, lrf: int, initialisation: str, ctx: Sta
 
 
 # --------------------------------------------------------------------------------------------- stage 1
+OBJECTIVES = ("distillation", "mlm")
+
+
 def bilingual_distillation_stage(exp: Experiment, init: Stage, source: str, target: str,
-                                 lang_stages: Mapping[str, Stage | None], cfg: DistillationConfig) -> Stage:
+                                 lang_stages: Mapping[str, Stage | None], cfg: DistillationConfig,
+                                 objective: str = "distillation") -> Stage:
     """Stage 1 (§5.3.2): the student of ``init`` distilled from the teacher on the two corpora, the teacher
-    wearing each batch's language module (``lang_stages``: language -> its module's stage, or None)."""
+    wearing each batch's language module (``lang_stages``: language -> its module's stage, or None).
+
+    ``objective="mlm"``: Scratch's training instead (§5.4.1: "we train bilingual models from scratch instead of
+    distilling them from a pre-trained MMT"; the reference code's ``bilingual_mlm.py``): the same student,
+    schedule, batches and held-out blocks, but masked language modelling with the student's own MLM head and no
+    teacher, so the student gets none of the MMT's cross-lingual alignment (§5.5); no language modules."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective={objective!r}: expected one of {OBJECTIVES}")
     locations = {lang: _corpus(exp, lang) for lang in (source, target)}
     mlm, schedule = distillation_training(exp, cfg, [source, target])
+    teacher_modules = objective == "distillation" and any(lang_stages.values())
     spec = {"teacher": exp.base_model.spec, "pair": [source, target], "schedule": dataclasses.asdict(schedule),
             "mlm": dataclasses.asdict(mlm), "corpora": {lang: fingerprint(loc) for lang, loc in locations.items()},
             "high_resource": {lang: exp.data.is_high_resource(lang) for lang in locations},
-            "lang_module": language_module_spec(exp, [source, target]) if any(lang_stages.values()) else None,
-            "sampling": dataclasses.asdict(EQUAL_LANGUAGES), **exp.training_spec()}
-    inputs = {"init": init, **{f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}}
+            "lang_module": language_module_spec(exp, [source, target]) if teacher_modules else None,
+            "sampling": dataclasses.asdict(EQUAL_LANGUAGES), **exp.training_spec(),
+            **({"objective": objective} if objective != "distillation" else {})}
+    inputs = {"init": init, **({f"lang/{lang}": stage for lang, stage in lang_stages.items() if stage is not None}
+                               if teacher_modules else {})}
     return Stage("student", f"student/{target}", spec, partial(_build_bilingual_distillation, exp, locations, mlm,
-                                                                schedule), inputs,
+                                                                schedule, objective), inputs,
                  validate=partial(_check_corpora, locations))
 
 
@@ -196,7 +210,7 @@ def trimmed_teacher(exp: Experiment, body: Any, reduction: Any) -> tuple[Any, st
 
 
 def _build_bilingual_distillation(exp: Experiment, locations: Mapping[str, DataLocation], mlm: MLMConfig,
-                                  schedule: Schedule, ctx: StageContext) -> dict[str, Any]:
+                                  schedule: Schedule, objective: str, ctx: StageContext) -> dict[str, Any]:
     from xlt.distillation.procedure import BilingualDistillation, teacher_language_modules
     from xlt.models.loading import DTYPES, body_of, load_encoder
     from xlt.models.student import load_for_distillation, model_dimensions
@@ -219,14 +233,24 @@ def _build_bilingual_distillation(exp: Experiment, locations: Mapping[str, DataL
         if heldout is not None:
             validation[lang] = family.preprocess(heldout, where)[:mlm.max_heldout_blocks]
         heldout_blocks[lang] = len(validation.get(lang, []))
-    teacher, untrimmed_hash, trimmed_hash = trimmed_teacher(exp, load_encoder(exp.model_path, exp.model), reduction)
-    directories = {name.split("/", 1)[1]: path for name, path in ctx.inputs.items() if name.startswith("lang/")}
-    modules = trimmed_teacher_modules(exp, directories, untrimmed_hash, reduction, trimmed_hash)
-    student = load_for_distillation(str(init_dir), dtype=DTYPES[exp.model.dtype], **exp.model.extra)
-    model = BilingualDistillation(student, teacher)
-    examples = MultiSourceTrain(train, {}, teacher_language_modules(modules), EQUAL_LANGUAGES)
-    result = exp.fitter(ctx.stage.label, ctx.work_dir).fit(
-        model, examples, validation, MLMCollator(tokenizer, mlm.mlm_probability), schedule, "distillation")
+    collate = MLMCollator(tokenizer, mlm.mlm_probability)
+    if objective == "mlm":  # Scratch: the student's own MLM loss, no teacher (§5.4.1)
+        from xlt.models.loading import load_masked_lm
+        from xlt.tasks.models.mlm import MaskedLanguageModel
+
+        student = load_masked_lm(str(init_dir), student_config(exp))
+        modules: dict[str, Any] = {}
+        model = MaskedLanguageModel(student, None, MLMFamily(mlm, tokenizer).metric)
+        examples = MultiSourceTrain(train, {}, {}, EQUAL_LANGUAGES)
+    else:
+        teacher, untrimmed_hash, trimmed_hash = trimmed_teacher(exp, load_encoder(exp.model_path, exp.model),
+                                                                reduction)
+        directories = {name.split("/", 1)[1]: path for name, path in ctx.inputs.items() if name.startswith("lang/")}
+        modules = trimmed_teacher_modules(exp, directories, untrimmed_hash, reduction, trimmed_hash)
+        student = load_for_distillation(str(init_dir), dtype=DTYPES[exp.model.dtype], **exp.model.extra)
+        model = BilingualDistillation(student, teacher)
+        examples = MultiSourceTrain(train, {}, teacher_language_modules(modules), EQUAL_LANGUAGES)
+    result = exp.fitter(ctx.stage.label, ctx.work_dir).fit(model, examples, validation, collate, schedule, objective)
     student.save_pretrained(ctx.out_dir)
     tokenizer.save_pretrained(ctx.out_dir)
     reduction.save(ctx.out_dir / VOCABULARY_FILE)
@@ -234,7 +258,8 @@ def _build_bilingual_distillation(exp: Experiment, locations: Mapping[str, DataL
             **{key: value for key, value in result.metrics.items()},
             **{f"batches/{lang}": n for lang, n in result.batches.items()},
             "train_blocks": {lang: len(blocks) for lang, blocks in train.items()}, "heldout_blocks": heldout_blocks,
-            "teacher_modules": sorted(modules), "student": model_dimensions(body_of(student)).to_dict()}
+            "teacher_modules": sorted(modules), "objective": objective,
+            "student": model_dimensions(body_of(student)).to_dict()}
 
 
 def student_config(exp: Experiment) -> Any:
