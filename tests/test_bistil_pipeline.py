@@ -294,6 +294,24 @@ def test_thesis_hyper_parameters_of_the_experiments(tmp_path):
     assert qa["recipe"]["baselines"]["minilm"]["model"]["name_or_path"].startswith("nreimers/mMiniLMv2")
 
 
+def test_scratch_student_is_trained_by_mlm_without_a_teacher(tmp_path, cache_dir, monkeypatch):
+    """Scratch (§5.4.1: "from scratch instead of distilling them from a pre-trained MMT"; the reference code's
+    bilingual_mlm.py): stage 1 trains the random student on its own MLM loss; no teacher language SFT is built."""
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
+    exp, stages = plan(tmp_path, "data.targets=[gn]", "recipe.variant=scratch", "recipe.distillation.train.max_steps=2",
+                       "recipe.distillation.train.select_best=false")
+    results = Runner(exp.store, tmp_path / "run", announce=lambda _: None).run([stages["student/gn"]])
+    assert set(results) == {"vocabulary/gn", "student_init/gn", "student/gn"}  # no lang/<l>
+    metrics = results["student/gn"].metrics
+    assert metrics["objective"] == "mlm" and metrics["teacher_modules"] == [] and metrics["steps"] == 2
+    assert metrics["val/loss"] > 1.0  # an MLM loss (cross-entropy), not a distillation MSE
+    init = load_file(results["student_init/gn"].path / "model.safetensors")
+    trained = load_file(results["student/gn"].path / "model.safetensors")
+    assert init.keys() == trained.keys() and any(not torch.equal(init[k], trained[k]) for k in init)
+
+
 # ---------------------------------------------------------------------------- efficiency
 def test_efficiency_stage_reports_the_flops_ratio_of_the_student(tmp_path, cache_dir, monkeypatch):
     """A 6-layer teacher and its LRF-3 student (2 layers): FLOPs per example about a third (Table 5.7's 0.33x),
