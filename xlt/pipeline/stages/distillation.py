@@ -7,7 +7,8 @@
 - ``student/<t>`` (``student``): stage 1, general bilingual distillation (§5.3.2, §5.4.2): the student
   learns L_attn + L_hidden from the frozen trimmed teacher on MLM-masked single-language batches (source
   or target with equal probability), the teacher wearing that batch's language SFT (trimmed the same way);
-  the checkpoint with the smallest held-out loss is kept. The artifact is the student (``save_pretrained``,
+  the checkpoint with the smallest held-out loss is kept (Scratch, §5.4.1: the random student trained by its own
+  MLM loss instead, no teacher). The artifact is the student (``save_pretrained``,
   tokenizer and ``vocabulary.json`` beside it): a base model later stages build on
   (:func:`student_model`), keyed by teacher, pair, LRF, initialisation, threshold and the SFTs (its inputs);
 - ``task/<t>`` (``task_distillation``): stage 2 of BiStil-TF (§5.3.3): the student's task SFT trained by the
