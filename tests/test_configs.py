@@ -130,3 +130,18 @@ def test_multi_device_training_is_accepted(override, tmp_path):
 def test_unsupported_multi_device_settings_are_refused_in_one_line(override, key, tmp_path):
     with pytest.raises(ConfigError, match=key):
         Experiment(compose_config(["+experiment=ltsft_americasnli", override], tmp_path), tmp_path / "run")
+
+
+def test_the_real_model_size_that_scales_an_absolute_budget_is_in_the_module_keys(tmp_path, cache_dir, monkeypatch):
+    """model.num_parameters scales an absolute K (num_trainable) on a stand-in model: two values train
+    different modules, so they must not share an artifact (a cache hit for changed inputs)."""
+    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
+
+    def keys(*overrides: str) -> dict[str, str]:
+        cfg = compose_config(["+experiment=ltsft_americasnli", "+profile=smoke", "data.targets=[gn]", *overrides],
+                             tmp_path)
+        return {s.label: s.key for s in plan_experiment(Experiment(cfg, tmp_path / "run")).stages}
+
+    mbert_sized, xlmr_sized = keys("model.num_parameters=177262848"), keys("model.num_parameters=277453056")
+    assert mbert_sized["lang/gn"] != xlmr_sized["lang/gn"] and mbert_sized["task"] != xlmr_sized["task"]
+    assert keys("model.num_parameters=177262848") == mbert_sized

@@ -140,3 +140,17 @@ def test_device_counts_and_the_first_failure_of_a_job(tmp_path):
         device_count("two")
     assert claim_failure(tmp_path, 1, ValueError("broke\nmore")) == (1, "ValueError: broke")
     assert claim_failure(tmp_path, 0, RuntimeError("connection closed")) == (1, "ValueError: broke")  # first wins
+
+
+def test_fsdp_on_cpu_is_refused_before_any_stage_and_on_gpus_accepted():
+    """Lightning's FSDP runs on CUDA only: several CPU processes with it are a one-line config error at plan
+    time (not Lightning's ValueError once the first stage trains); one device, or GPUs, pass."""
+    from xlt.errors import ConfigError
+    from xlt.training.distributed import check_devices
+    from xlt.training.fit import TrainerConfig
+
+    with pytest.raises(ConfigError, match=r"trainer\.strategy=fsdp: .*trainer\.accelerator='cpu'"):
+        TrainerConfig(devices=2, strategy="fsdp", accelerator="cpu")
+    TrainerConfig(devices=1, strategy="fsdp", accelerator="cpu")  # one process: no FSDP wrapper at all
+    check_devices(2, "fsdp", "gpu")
+    check_devices(8, "fsdp")  # a login node (SLURM submission) cannot tell the compute node's devices

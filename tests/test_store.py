@@ -137,3 +137,22 @@ def test_a_job_waiting_on_a_lock_says_for_what_and_on_whom(tmp_path):
     out, _ = waiter.communicate(timeout=120)
     assert waiter.returncode == 0, waiter_log.read_text()[-2000:]
     assert json.loads(out.strip().splitlines()[-1])["status"] == "resumed"  # after the holder died
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_an_earlier_attempts_work_dir_is_resumed_only_when_resume_is_on(tmp_path, resume):
+    """trainer.resume=false builds afresh: the stale work dir is cleared and the stage is `built`, not
+    `resumed`; with resume on, the build sees the earlier attempt's files and reports `resumed`."""
+    seen = []
+
+    def build(ctx):
+        seen.append(sorted(p.name for p in ctx.work_dir.iterdir()))
+        return {}
+
+    store = ArtifactStore(tmp_path / "store")
+    stage = Stage("a", "up", {"x": 1}, build)
+    store.work_dir(stage.kind, stage.key).mkdir(parents=True)
+    (store.work_dir(stage.kind, stage.key) / "last.ckpt").write_text("killed attempt")
+    result = Runner(store, tmp_path / "run", announce=lambda _: None, resume=resume).run([stage])["up"]
+    assert result.status == ("resumed" if resume else "built")
+    assert seen == [["last.ckpt"] if resume else []]

@@ -20,20 +20,17 @@ Nothing here imports xlt.data (corpora are passed in as paths).
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock
 from torch import nn
 
 from xlt.errors import ConfigError, DataError
+from xlt.utils.cached_dir import build_once
 from xlt.utils.hashing import file_fingerprint, stable_hash
 
 log = logging.getLogger(__name__)
@@ -298,12 +295,8 @@ def build_tiny_nmt(corpora: Sequence[str | Path], language_codes: Sequence[str],
     key = stable_hash({"sizes": sizes, "codes": codes, "version": TINY_NMT_VERSION,
                        "corpora": [file_fingerprint(p) for p in paths]})
     target = Path(cache_dir) / "models" / f"tiny-nllb-{key}"
-    if (target / "DONE").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f".{target.name}.lock")):
-        if (target / "DONE").exists():
-            return target
+
+    def build(directory: Path) -> None:
         from transformers import M2M100Config, M2M100ForConditionalGeneration
 
         tokenizer = _train_nllb_tokenizer(paths, codes, sizes["vocab_size"], sizes["max_length"])
@@ -317,18 +310,10 @@ def build_tiny_nmt(corpora: Sequence[str | Path], language_codes: Sequence[str],
             eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
             encoder_layerdrop=0.0, decoder_layerdrop=0.0, scale_embedding=True, tie_word_embeddings=True)
         torch.manual_seed(sizes["seed"])
-        model = M2M100ForConditionalGeneration(config)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            (tmp / "DONE").write_text("tiny random NLLB-shaped model built by xlt\n")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        M2M100ForConditionalGeneration(config).save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+
+    return build_once(target, build, "tiny random NLLB-shaped model built by xlt")
 
 
 def table_codes(table: Mapping[str, NllbLanguage] | None = None) -> list[str]:

@@ -9,17 +9,13 @@ a content-addressed cache directory; callers then load it like any hub model.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from xlt.errors import ConfigError
 from xlt.paths import SAMPLES_DIR
+from xlt.utils.cached_dir import build_once
 from xlt.utils.hashing import file_fingerprint, stable_hash
 
 DEFAULT_SIZES: dict[str, Any] = {
@@ -195,12 +191,8 @@ def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) 
     key = stable_hash({**spec,
                        "corpora": [file_fingerprint(p) for p in _corpus_files()]})
     target = cache_dir / "models" / f"tiny-{architecture}-{key}"
-    if (target / "DONE").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f".{target.name}.lock")):
-        if (target / "DONE").exists():
-            return target
+
+    def build(directory: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
         from transformers.utils import logging as transformers_logging
@@ -211,15 +203,7 @@ def build_tiny_model(architecture: str, sizes: dict[str, Any], cache_dir: Path) 
         config = _model_config(architecture, sizes, tokenizer)
         torch.manual_seed(sizes["seed"])
         auto = AutoModelForCausalLM if architecture in ("llama", "mistral", "gpt2") else AutoModelForMaskedLM
-        model = auto.from_config(config)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            (tmp / "DONE").write_text("tiny random model built by xlt\n")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        auto.from_config(config).save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+
+    return build_once(target, build, "tiny random model built by xlt")

@@ -159,7 +159,8 @@ class Experiment:
                 **({"mlm_max_seq_length": self.trainer.mlm_max_seq_length} if self.trainer.mlm_max_seq_length else {})}
 
     def module_spec(self, module_cfg: Any) -> dict[str, Any]:
-        """The module config, plus the method's version where its training changed (artifact keys)."""
+        """The module config, plus the method's version where its training changed and the real model's size
+        that scales an absolute budget on a stand-in (``model.num_parameters``): what shapes the module (keys)."""
         spec = as_dict(module_cfg)
         key_spec = getattr(module_cfg, "key_spec", None)  # a config that shapes its own part of the keys
         if callable(key_spec):
@@ -167,4 +168,6 @@ class Experiment:
         method = METHODS.get(spec.get("method"))
         if method is not None and method.version > 1:
             spec["method_version"] = method.version
+        if self.model.num_parameters is not None:  # scales absolute budgets (K) on a stand-in: shapes the module
+            spec["reference_params"] = self.model.num_parameters
         return spec

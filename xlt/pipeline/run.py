@@ -36,7 +36,7 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
     Planning, hashing and checking the store import no Lightning, transformers or datasets: a fully cached
     re-run reads the finished artifacts' metrics in about the time it takes to import torch and Hydra
     (tests/test_cached_rerun.py, benchmarks/cached_rerun.py)."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)  # a stage line stays one line in a log file
     started = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,8 @@ def run_experiment(cfg: DictConfig | dict[str, Any], run_dir: str | Path, consol
             from xlt.training.fit import quiet_libraries  # imports transformers and datasets: only to build
 
             quiet_libraries()
-        runner = Runner(experiment.store, run_dir, announce=console.print if world.is_zero else log.debug)
+        runner = Runner(experiment.store, run_dir, announce=console.print if world.is_zero else log.debug,
+                        resume=trainer.resume)
         return plan, runner.run(plan.stages)
 
     outcome = world.run(stages)  # a failure on any rank ends the job with that rank's message

@@ -108,8 +108,11 @@ def topological(stages: Iterable[Stage]) -> list[Stage]:
 
 
 class Runner:
-    def __init__(self, store: ArtifactStore, run_dir: Path, announce: Callable[[str], None] = log.info):
-        self.store, self.run_dir, self.announce = store, Path(run_dir), announce
+    def __init__(self, store: ArtifactStore, run_dir: Path, announce: Callable[[str], None] = log.info,
+                 resume: bool = True):
+        """``resume=False`` (``trainer.resume``): a stage left unfinished by an earlier attempt is built afresh,
+        its work dir (checkpoints, translated chunks) cleared first."""
+        self.store, self.run_dir, self.announce, self.resume = store, Path(run_dir), announce, resume
         self.results: dict[str, StageResult] = {}
 
     def run(self, stages: Iterable[Stage]) -> dict[str, StageResult]:
@@ -151,8 +154,10 @@ class Runner:
                 if self.store.is_done(kind, key):
                     status = world.share(CACHED)  # another job built it while we waited
                 else:
-                    world.share(BUILD)
                     work_dir = self.store.work_dir(kind, key)
+                    if not self.resume and work_dir.is_dir():
+                        shutil.rmtree(work_dir)  # before the other ranks start: they read rank 0's work dir
+                    world.share(BUILD)
                     resumed = work_dir.is_dir() and any(work_dir.iterdir())  # an earlier attempt's checkpoints
                     self.announce(f"[bold]{'resuming' if resumed else 'building'}[/] {stage.label} "
                                   f"[dim]({kind}/{key})[/]")

@@ -80,8 +80,11 @@ def device_count(devices: Any) -> int | None:
     return None if count == -1 else count
 
 
-def check_devices(devices: Any, strategy: str) -> None:
-    """``trainer.devices`` and ``trainer.strategy`` together (ConfigError naming the keys)."""
+def check_devices(devices: Any, strategy: str, accelerator: str | None = None) -> None:
+    """``trainer.devices``, ``trainer.strategy`` and (where given: the job's own process, not a login node)
+    ``trainer.accelerator`` together (ConfigError naming the keys). Lightning's FSDP runs on CUDA only, so
+    several processes with ``fsdp`` on CPU are refused here, before any stage starts, not by Lightning once
+    the first stage trains."""
     count = device_count(devices)
     if count is not None and count < 1:
         raise ConfigError(f"trainer.devices={devices!r}: must be >= 1 (or auto, -1: every visible device)")
@@ -91,6 +94,21 @@ def check_devices(devices: Any, strategy: str) -> None:
                           f"use one of {', '.join(STRATEGIES)})")
     if name not in STRATEGIES:
         raise ConfigError(f"trainer.strategy={strategy!r}: expected one of {', '.join(STRATEGIES)}")
+    if name == "fsdp" and accelerator is not None and count != 1 and not _cuda_accelerator(accelerator):
+        raise ConfigError(f"trainer.strategy=fsdp: Lightning's FSDP needs CUDA GPUs, but trainer.accelerator="
+                          f"{accelerator!r} runs on CPU here; use trainer.strategy=ddp (or trainer.devices=1)")
+
+
+def _cuda_accelerator(accelerator: str) -> bool:
+    """Whether ``trainer.accelerator`` trains on CUDA devices in this process."""
+    name = str(accelerator).lower()
+    if name in ("cuda", "gpu"):
+        return True
+    if name != "auto":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def processes_per_node(devices: Any, strategy: str) -> int | None:
@@ -320,8 +338,13 @@ def start_world(devices: Any, accelerator: str, strategy: str, run_dir: Path | N
     count = device_count(devices)
     if count == 1:
         return _WORLD
+    import warnings
+
     from lightning.fabric import Fabric
 
+    from xlt.training.fit import SRUN_HINT
+
+    warnings.filterwarnings("ignore", message=SRUN_HINT)  # Fabric checks for SLURM too (issue 14, item 5)
     fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp", num_nodes=1)
     if fabric.world_size == 1:  # e.g. devices=auto on a machine with one device
         return _WORLD

@@ -66,7 +66,7 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         # several devices: one process each, stages owned by rank 0 (xlt.training.distributed)
-        check_devices(self.devices, self.strategy)
+        check_devices(self.devices, self.strategy, self.accelerator)
 
 
 @dataclass
@@ -105,6 +105,9 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
     # Lightning checks for SLURM again in fit/validate, not only when a Trainer is built (see Fitter._trainer)
     warnings.filterwarnings("ignore", message=SRUN_HINT)
+    # under DDP every rank validates the whole validation set (xlt.training.distributed): the logged values are
+    # the same on every rank, so Lightning's advice to all-reduce them (sync_dist) does not apply
+    warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
 
 
 class Fitter:

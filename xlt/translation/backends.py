@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock
 
 from xlt.errors import ConfigError
 from xlt.models.nmt import code_id, load_nmt, local_model_dir, model_content_key
+from xlt.utils.cached_dir import build_once
 from xlt.utils.hashing import stable_hash
 
 log = logging.getLogger(__name__)
@@ -188,23 +185,12 @@ def convert_to_ctranslate2(model_dir: str | Path, cache_dir: str | Path, quantiz
     key = stable_hash({"model": model_content_key(model_dir), "quantization": quantization,
                        "ctranslate2": ctranslate2.__version__, "format": CT2_FORMAT_VERSION})
     target = Path(cache_dir) / "ctranslate2" / f"ct2-{key}"
-    if (target / "DONE").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f".{target.name}.lock")):
-        if (target / "DONE").exists():
-            return target
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            log.info("converting %s to CTranslate2 (%s)", model_dir, quantization or "weights as saved")
-            TransformersConverter(str(model_dir)).convert(str(tmp), quantization=quantization, force=True)
-            (tmp / "DONE").write_text(f"converted from {model_dir}\n")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    def convert(directory: Path) -> None:
+        log.info("converting %s to CTranslate2 (%s)", model_dir, quantization or "weights as saved")
+        TransformersConverter(str(model_dir)).convert(str(directory), quantization=quantization, force=True)
+
+    return build_once(target, convert, f"converted from {model_dir}")
 
 
 class CTranslate2Translator(Translator):
