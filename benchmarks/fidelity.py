@@ -24,7 +24,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; Hydra overrides (``key=value``) may follow ``--findings`` names directly."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="world and training seeds")
     parser.add_argument("--findings", nargs="+", help="which findings (default: all registered)")
@@ -38,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the registered findings and exit")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run (e.g. a smaller budget)")
     args = parser.parse_args(argv)
+    if args.findings:  # `--findings a b key=value`: argparse gives the overrides to --findings
+        args.overrides = [*(name for name in args.findings if "=" in name), *args.overrides]
+        args.findings = [name for name in args.findings if "=" not in name] or None
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # inherited by the processes of --jobs
     from xlt.report.findings import FINDINGS, table
@@ -47,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24} ch. {entry.chapter}  {entry.claim}  [{entry.thesis}]")
         return 0
     if args.jobs < 1:
-        parser.error(f"--jobs {args.jobs}: expected at least 1")
+        sys.exit(f"--jobs {args.jobs}: expected at least 1")
     # chapter 4 first: its findings share the language modules and the task module the others reuse
     names = args.findings or sorted(FINDINGS.names(), key=lambda name: FINDINGS[name].chapter != 4)
     for name in names:  # an unknown name fails here in one line, before any world or worker starts

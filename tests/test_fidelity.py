@@ -100,3 +100,19 @@ def test_every_run_of_every_finding_composes_into_an_experiment(tmp_path):
             if entry.chapter == 3:
                 corpus = OmegaConf.to_container(cfg, resolve=True)["lang_module"]["corpus"]
                 assert corpus["path"] == str(world / "data/corpora/{lang}.txt") and corpus["hub"] is None
+
+
+def test_overrides_may_follow_the_finding_names():
+    """``--findings a b key=value``: argparse hands the overrides to ``--findings``; they go to the runs."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fidelity.py"
+    spec = importlib.util.spec_from_file_location("fidelity_cli", script)
+    fidelity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fidelity)
+    args = fidelity.parse_args(["--seeds", "0", "--findings", "la_helps", "multi_source", "task.train.max_steps=5",
+                                "lang_module.train.max_steps=3"])
+    assert args.findings == ["la_helps", "multi_source"]
+    assert args.overrides == ["task.train.max_steps=5", "lang_module.train.max_steps=3"]
+    assert fidelity.parse_args(["x=1"]).findings is None
