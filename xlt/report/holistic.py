@@ -4,7 +4,9 @@
 - **Table 6.3**: the ablations as rows (ZS, ZS – LA, FS, FS – LA, FS – UPSAMPLE, TTRAIN-ALL,
   TTRAIN-ALL – LA, in the thesis's order, grouped by PEFT family: MAD-X, then LT-SFT), one column per task
   (AmericasNLI, NusaX: every holistic experiment under the report directory), cells the average over the
-  target languages (mean ± std over seeds).
+  target languages (mean ± std over seeds); as in the thesis, the best of each configuration and its ablations
+  (ZS, ZS – LA; FS, FS – LA, FS – UPSAMPLE; TTRAIN-ALL, TTRAIN-ALL – LA) per family and task in bold (rows of
+  another variant, e.g. K = 20, are compared only with each other).
 - **Figure 6.2**: per experiment and PEFT family, the gain from language adaptation of each target
   (ZS − (ZS – LA), FS − (FS – LA), TTRAIN-ALL − (TTRAIN-ALL – LA): one series each, one point per language)
   against the size of its monolingual corpus in words (log scale), as the language-module stage recorded it
@@ -28,6 +30,10 @@ CONFIGURATION_KEY = "recipe.configuration"
 # Table 6.3's rows, in the thesis's order ("FS" is FS-SINGLE, K = 100)
 ABLATIONS = ("zs", "zs_la", "fs_single", "fs_la", "fs_upsample", "ttrain_all", "ttrain_all_la")
 ABLATION_LABELS = {**VALUE_NAMES[CONFIGURATION_KEY], "fs_single": "FS"}
+# Table 6.3's blocks of rows, each configuration with its ablations: the thesis bolds the best of each block per
+# column (its columns are family x task; here each family's rows are a block of their own, per task column)
+ABLATION_BLOCKS = {"zs": "zs", "zs_la": "zs", "fs_single": "fs_single", "fs_la": "fs_single",
+                   "fs_upsample": "fs_single", "ttrain_all": "ttrain_all", "ttrain_all_la": "ttrain_all"}
 FAMILY_ORDER = ("adapter", "ltsft")  # Table 6.3: ADAPTER, then SFT
 # Figure 6.2's series: (with language modules, without, label)
 GAIN_PAIRS = (("zs", "zs_la", "ZS"), ("fs_single", "fs_la", "FS"), ("ttrain_all", "ttrain_all_la", "TTRAIN-ALL"))
@@ -69,12 +75,14 @@ class HolisticReport:
         rows = [GridRow([MODULE_NAMES.get(family, family), self._label(configuration, variant)],
                         [self.cells.get((family, configuration, variant, task)) for task in self.tasks],
                         [str(max((len(self.cells[(family, configuration, variant, t)].values) for t in self.tasks
-                                  if (family, configuration, variant, t) in self.cells), default=0))])
+                                  if (family, configuration, variant, t) in self.cells), default=0))],
+                        block=(family, ABLATION_BLOCKS[configuration], variant))
                 for family, configuration, variant in self.rows]
         headers = [f"{task_title(task)} ({metric_label(self.metrics[task])}, %)" for task in self.tasks]
         percent = all(self.metrics[task] in PERCENT_METRICS for task in self.tasks)
-        return Grid("Table 6.3: ablations, average over the target languages", "table-6-3", ["method", "configuration"],
-                    headers, rows, percent, best_along="none", extra_headers=["seeds"],
+        return Grid("Table 6.3: ablations, average over the target languages; in bold the best of each "
+                    "configuration and its ablations", "table-6-3", ["method", "configuration"],
+                    headers, rows, percent, best_along="column", extra_headers=["seeds"],
                     digits=[2] * len(self.tasks))
 
     def markdown(self) -> str:
