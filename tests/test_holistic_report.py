@@ -260,3 +260,34 @@ def test_table_6_3_bolds_the_best_of_each_configuration_and_its_ablations(tmp_pa
     assert "MAD-X & FS – UPSAMPLE & \\textbf{57.00} & - \\\\" in tex
     assert "MAD-X & FS & 55.00 & - \\\\" in tex
     assert "LT-SFT & ZS – LA & \\textbf{35.00} & - \\\\" in tex
+
+
+def test_figure_6_2_stays_legible_with_one_panel_and_corpora_within_a_decade(tmp_path):
+    """The smoke corpora hold 3,280-3,430 words: the log axis's labels (matplotlib labels the minor ticks of a
+    span under a decade, 3.28×10³ by default) must not overlap, and one panel's title must fit the figure."""
+    import matplotlib.pyplot as plt
+
+    from xlt.report.holistic import build_holistic_report
+
+    root = tmp_path / "multirun"
+    sizes = {"aym": 3_283, "bzd": 3_301, "cni": 3_318, "gn": 3_347, "hch": 3_358, "nah": 3_380, "oto": 3_430}
+    for number, (configuration, score) in enumerate((("zs", 0.5), ("zs_la", 0.4), ("fs_single", 0.6))):
+        extra = {} if configuration.endswith("_la") else {"corpus_words": sizes}
+        _job(root / str(number), ["+experiment=holistic_americasnli", "lang_module=ltsft", "task_module=ltsft",
+                                  f"recipe.configuration={configuration}"],
+             _results("holistic_americasnli", dict.fromkeys(sizes, score), **extra))
+    report = build_holistic_report(find_jobs(root))
+    assert report is not None
+    figure = report.draw_gains("holistic_americasnli")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    (axes,) = figure.axes[:1]
+    labels = [label for label in axes.get_xticklabels(minor=False) + axes.get_xticklabels(minor=True)
+              if label.get_visible() and label.get_text() and axes.get_xlim()[0] <= label.get_position()[0]
+              <= axes.get_xlim()[1]]
+    assert len(labels) >= 2
+    boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda box: box.x0)
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))  # no two labels overlap
+    title = figure._suptitle.get_window_extent(renderer)
+    assert 0 <= title.x0 and title.x1 <= figure.bbox.width and title.y1 <= figure.bbox.height
+    plt.close(figure)

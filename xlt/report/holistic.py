@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import statistics
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,8 @@ class HolisticReport:
                     axes.annotate(lang, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7,
                                   color=line.get_color())
             axes.set_xscale("log")
+            axes.xaxis.set_major_formatter(_compact_log_formatter())
+            axes.xaxis.set_minor_formatter(_compact_log_formatter(labelOnlyBase=False))
             axes.axhline(0.0, color="grey", linewidth=0.8)
             axes.set_xlabel("monolingual corpus size (words)")
             axes.set_title(MODULE_NAMES.get(family, family))
@@ -169,10 +172,27 @@ class HolisticReport:
             axes.legend(fontsize="small", title="configuration")
         grid[0][0].set_ylabel(f"gain from language adaptation, {metric_label(self.metrics[experiment])}{unit}")
         variant = self.figure_variant(experiment)
-        figure.suptitle(f"{task_title(experiment)}{f' ({variant})' if variant else ''}: gain from language "
-                        "adaptation against corpus size (Fig. 6.2)")
+        title = (f"{task_title(experiment)}{f' ({variant})' if variant else ''}: gain from language adaptation "
+                 "against corpus size (Fig. 6.2)")
+        # wrapped to the figure's width (about 9 characters an inch at the title's size): one panel is narrow
+        figure.suptitle(textwrap.fill(title, width=int(9 * figure.get_figwidth())))
         figure.tight_layout()
         return figure
+
+
+def _compact_log_formatter(**options: Any) -> Any:
+    """A log axis's tick labels as compact numbers (3.3k, 30k, 2M): corpora of similar sizes span less than a
+    decade, where matplotlib labels the minor ticks in scientific notation (3.28×10³), wider than their spacing."""
+    from matplotlib.ticker import LogFormatter
+
+    class CompactLogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            for suffix, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+                if abs(x) >= size:
+                    return f"{x / size:.3g}{suffix}"
+            return f"{x:.3g}"
+
+    return CompactLogFormatter(**options)
 
 
 def task_title(experiment: str) -> str:
