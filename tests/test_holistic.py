@@ -207,18 +207,18 @@ def test_nusax_trims_smsa_and_translates_the_trimmed_data(tmp_path, cache_dir):
     assert len(stages["shots/ace"].spec["shots"]) == 2  # train + validation (§6.4.3)
 
 
-def test_configuration_errors(tmp_path, cache_dir):
-    with pytest.raises(ConfigError, match=r"recipe.configuration='fs': expected one of zs, zs_la"):
-        plan(tmp_path, cache_dir, "fs")
-    with pytest.raises(ConfigError, match=r"recipe.shots.policy='best'"):
-        plan(tmp_path, cache_dir, "fs_single", "recipe.shots.policy=best")
-    with pytest.raises(ConfigError, match=r"recipe.shots.upsampling=0"):
-        plan(tmp_path, cache_dir, "fs_single", "recipe.shots.upsampling=0")
-    with pytest.raises(ConfigError, match=r"nmt.backend='marian'"):
-        plan(tmp_path, cache_dir, "ttrain_all", "nmt.backend=marian")
-    with pytest.raises(ConfigError, match=r"data.parallel.train: NLLB lacks 'bzd'"):
-        plan(tmp_path, cache_dir, "ttrain_all", "~data.parallel")
-    with pytest.raises(ConfigError, match=r"data.target.shots: no labelled split of target 'aym'"):
-        plan(tmp_path, cache_dir, "fs_all", "~data.target.shots")
-    with pytest.raises(ConfigError, match=r"nmt.adaptation.init='copy'"):
-        plan(tmp_path, cache_dir, "ttrain_all", "nmt.adaptation.init=copy")
+@pytest.mark.parametrize(("configuration", "overrides", "message"), [
+    pytest.param("fs", [], r"recipe.configuration='fs': expected one of zs, zs_la", id="unknown-configuration"),
+    pytest.param("fs_single", ["recipe.shots.policy=best"], r"recipe.shots.policy='best'", id="unknown-shot-policy"),
+    pytest.param("fs_single", ["recipe.shots.upsampling=0"], r"recipe.shots.upsampling=0", id="zero-upsampling"),
+    pytest.param("ttrain_all", ["nmt.backend=marian"], r"nmt.backend='marian'", id="unknown-nmt-backend"),
+    pytest.param("ttrain_all", ["~data.parallel"], r"data.parallel.train: NLLB lacks 'bzd'",
+                 id="language-nllb-lacks-without-parallel-data"),
+    pytest.param("fs_all", ["~data.target.shots"], r"data.target.shots: no labelled split of target 'aym'",
+                 id="shots-without-a-labelled-target-split"),
+    pytest.param("ttrain_all", ["nmt.adaptation.init=copy"], r"nmt.adaptation.init='copy'",
+                 id="copy-init-without-a-code"),
+])
+def test_configuration_errors(tmp_path, cache_dir, configuration, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        plan(tmp_path, cache_dir, configuration, *overrides)

@@ -155,14 +155,15 @@ def test_table_6_3_ablations_by_family_with_a_column_per_task(tmp_path):
     assert "| method | configuration | AmericasNLI (accuracy, %) | NusaX (macro-F1, %) | seeds |" in text
     ablations = text[text.index("## Holistic transfer ablations (Table 6.3)"):]
     rows = [line for line in ablations.splitlines() if line.startswith("| MAD-X |") or line.startswith("| LT-SFT |")]
-    assert rows == ["| MAD-X | ZS | 45.00 | 75.00 | 1 |", "| MAD-X | ZS – LA | 39.00 | 70.00 | 1 |",
-                        "| MAD-X | TTRAIN-ALL | 59.00 | - | 1 |", "| MAD-X | TTRAIN-ALL – LA | 57.50 | - | 1 |",
-                        "| LT-SFT | ZS | 47.00 | - | 1 |", "| LT-SFT | ZS – LA | 42.00 | - | 1 |"]
+    assert rows == ["| MAD-X | ZS | **45.00** | **75.00** | 1 |", "| MAD-X | ZS – LA | 39.00 | 70.00 | 1 |",
+                    "| MAD-X | TTRAIN-ALL | **59.00** | - | 1 |", "| MAD-X | TTRAIN-ALL – LA | 57.50 | - | 1 |",
+                    "| LT-SFT | ZS | **47.00** | - | 1 |", "| LT-SFT | ZS – LA | 42.00 | - | 1 |"]
     lines = (out / "holistic_table_6_3.csv").read_text().splitlines()
     assert lines[0].startswith("method,recipe.configuration,label,holistic_americasnli,holistic_americasnli_std")
     assert lines[1].startswith("MAD-X,zs,ZS,0.45,,1,0.75")
     tex = (out / "holistic_table_6_3.tex").read_text()
     assert "MAD-X & ZS – LA & 39.00 & 70.00 \\\\" in tex
+    assert "MAD-X & ZS & \\textbf{45.00} & \\textbf{75.00} \\\\" in tex
     figure = out / "holistic_americasnli_figure_6_2"
     assert {figure.with_suffix(".png"), figure.with_suffix(".pdf")} <= set(report.files)
     assert (out / "holistic_americasnli_figure_6_2.png").stat().st_size > 0
@@ -214,3 +215,79 @@ def test_table_6_3_keeps_other_sweeps_apart(tmp_path):
     assert report.cells[("adapter", "zs", "", "holistic_americasnli")].values == [0.45]  # not pooled with others
     assert report.grid().rows[0].cells[1] is not None  # NusaX's ZS on the same row
     assert list(report.gains("holistic_americasnli", "adapter")) == ["ZS", "TTRAIN-ALL"]
+
+
+def test_table_6_3_bolds_the_best_of_each_configuration_and_its_ablations(tmp_path):
+    """Thesis Table 6.3: per column (family x task), the best of ZS / ZS – LA, of FS / FS – LA / FS – UPSAMPLE and
+    of TTRAIN-ALL / TTRAIN-ALL – LA in bold, whichever row wins (here FS – UPSAMPLE once); each family apart, and
+    rows of another variant (K = 20) compared only with each other."""
+    root = tmp_path / "multirun"
+    scores = {("adapter", "zs", "100"): 0.50, ("adapter", "zs_la", "100"): 0.40,
+              ("adapter", "fs_single", "100"): 0.55, ("adapter", "fs_la", "100"): 0.45,
+              ("adapter", "fs_upsample", "100"): 0.57, ("adapter", "fs_single", "20"): 0.52,
+              ("adapter", "fs_la", "20"): 0.53, ("adapter", "ttrain_all", "100"): 0.60,
+              ("adapter", "ttrain_all_la", "100"): 0.58, ("ltsft", "zs", "100"): 0.30,
+              ("ltsft", "zs_la", "100"): 0.35}
+    for number, ((family, configuration, k), score) in enumerate(scores.items()):
+        shots = [] if k == "100" else [f"recipe.shots.k={k}"]  # K = 100: as the experiment configures it
+        _job(root / str(number), ["+experiment=holistic_americasnli", f"lang_module={family}", f"task_module={family}",
+                                  f"recipe.configuration={configuration}", *shots],
+             _results("holistic_americasnli", {"aym": score}))
+    for number, (configuration, score) in enumerate((("zs", 0.70), ("zs_la", 0.75))):
+        _job(root / "nusax" / str(number), ["+experiment=holistic_nusax", "lang_module=adapter", "task_module=adapter",
+                                            f"recipe.configuration={configuration}"],
+             _results("holistic_nusax", {"ace": score}, metric="macro_f1"))
+    write_report(root)
+    out = root / "report"
+    text = (out / "report.md").read_text()
+    ablations = text[text.index("## Holistic transfer ablations (Table 6.3)"):]
+    assert "in bold the best of each configuration and its ablations" in ablations
+    rows = [line for line in ablations.splitlines() if line.startswith(("| MAD-X |", "| LT-SFT |"))]
+    k20 = "shots per language (K) = 20"
+    assert rows == [
+        "| MAD-X | ZS | **50.00** | 70.00 | 1 |",
+        "| MAD-X | ZS – LA | 40.00 | **75.00** | 1 |",
+        "| MAD-X | FS | 55.00 | - | 1 |",
+        f"| MAD-X | FS ({k20}) | 52.00 | - | 1 |",
+        "| MAD-X | FS – LA | 45.00 | - | 1 |",
+        f"| MAD-X | FS – LA ({k20}) | **53.00** | - | 1 |",
+        "| MAD-X | FS – UPSAMPLE | **57.00** | - | 1 |",
+        "| MAD-X | TTRAIN-ALL | **60.00** | - | 1 |",
+        "| MAD-X | TTRAIN-ALL – LA | 58.00 | - | 1 |",
+        "| LT-SFT | ZS | 30.00 | - | 1 |",
+        "| LT-SFT | ZS – LA | **35.00** | - | 1 |"]
+    tex = (out / "holistic_table_6_3.tex").read_text()
+    assert "MAD-X & FS – UPSAMPLE & \\textbf{57.00} & - \\\\" in tex
+    assert "MAD-X & FS & 55.00 & - \\\\" in tex
+    assert "LT-SFT & ZS – LA & \\textbf{35.00} & - \\\\" in tex
+
+
+def test_figure_6_2_stays_legible_with_one_panel_and_corpora_within_a_decade(tmp_path):
+    """The smoke corpora hold 3,280-3,430 words: the log axis's labels (matplotlib labels the minor ticks of a
+    span under a decade, 3.28×10³ by default) must not overlap, and one panel's title must fit the figure."""
+    import matplotlib.pyplot as plt
+
+    from xlt.report.holistic import build_holistic_report
+
+    root = tmp_path / "multirun"
+    sizes = {"aym": 3_283, "bzd": 3_301, "cni": 3_318, "gn": 3_347, "hch": 3_358, "nah": 3_380, "oto": 3_430}
+    for number, (configuration, score) in enumerate((("zs", 0.5), ("zs_la", 0.4), ("fs_single", 0.6))):
+        extra = {} if configuration.endswith("_la") else {"corpus_words": sizes}
+        _job(root / str(number), ["+experiment=holistic_americasnli", "lang_module=ltsft", "task_module=ltsft",
+                                  f"recipe.configuration={configuration}"],
+             _results("holistic_americasnli", dict.fromkeys(sizes, score), **extra))
+    report = build_holistic_report(find_jobs(root))
+    assert report is not None
+    figure = report.draw_gains("holistic_americasnli")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    (axes,) = figure.axes[:1]
+    labels = [label for label in axes.get_xticklabels(minor=False) + axes.get_xticklabels(minor=True)
+              if label.get_visible() and label.get_text() and axes.get_xlim()[0] <= label.get_position()[0]
+              <= axes.get_xlim()[1]]
+    assert len(labels) >= 2
+    boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda box: box.x0)
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))  # no two labels overlap
+    title = figure._suptitle.get_window_extent(renderer)
+    assert 0 <= title.x0 and title.x1 <= figure.bbox.width and title.y1 <= figure.bbox.height
+    plt.close(figure)

@@ -42,18 +42,24 @@ def test_language_table_matches_table_6_1_and_nllb_codes():
     assert not nllb_supported("mad") and nllb_supported("jav")
 
 
-def test_language_table_overrides_and_errors():
+def test_language_table_overrides():
     table = language_table({"bzd": {"nllb": True}, "xyz": {"flores": "xyz_Latn", "nllb": False}})
     assert table["bzd"].nllb and table["bzd"].flores == "bzd_Latn"
     assert table["xyz"].flores == "xyz_Latn"
-    with pytest.raises(ConfigError, match=r"nmt.languages.new: missing required key 'flores'"):
-        language_table({"new": {"nllb": False}})
-    with pytest.raises(ConfigError, match=r"nmt.languages.bzd.flores='bribri'"):
-        language_table({"bzd": {"flores": "bribri"}})
-    with pytest.raises(ConfigError, match=r"nmt.languages.bzd: unknown key 'iso'"):
-        language_table({"bzd": {"iso": "bzd"}})
-    with pytest.raises(ConfigError, match=r"target='klingon'"):
-        flores_code("klingon", where="target")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    pytest.param(lambda: language_table({"new": {"nllb": False}}), r"nmt.languages.new: missing required key 'flores'",
+                 id="new-language-without-flores"),
+    pytest.param(lambda: language_table({"bzd": {"flores": "bribri"}}), r"nmt.languages.bzd.flores='bribri'",
+                 id="flores-code-malformed"),
+    pytest.param(lambda: language_table({"bzd": {"iso": "bzd"}}), r"nmt.languages.bzd: unknown key 'iso'",
+                 id="unknown-key"),
+    pytest.param(lambda: flores_code("klingon", where="target"), r"target='klingon'", id="unknown-language"),
+])
+def test_language_table_errors(call, message):
+    with pytest.raises(ConfigError, match=message):
+        call()
 
 
 # ----------------------------------------------------------------------------- tiny model
@@ -153,17 +159,19 @@ def test_add_language_code_untied_output_is_initialised_too(cache_dir):
     assert torch.equal(output[new_id], output[indonesian])
 
 
-def test_add_language_code_errors(cache_dir):
+@pytest.mark.parametrize(("code", "init", "message"), [
+    pytest.param("spa_Latn", "mean", r"nmt.adaptation.code='spa_Latn': the tokenizer already has", id="existing-code"),
+    pytest.param("bzd_Latn", "zero", r"nmt.adaptation.init='zero'", id="unknown-init"),
+    pytest.param("bzd_Latn", "copy:xxx_Latn", r"nmt.adaptation.init='xxx_Latn': not a language code",
+                 id="copy-from-a-missing-code"),
+    pytest.param("bribri", "mean", r"nmt.adaptation.code='bribri'", id="code-not-in-flores-form"),
+])
+def test_add_language_code_errors(cache_dir, code, init, message):
     model, tokenizer = load_nmt(str(tiny_nmt(cache_dir)), device="cpu")
-    with pytest.raises(ConfigError, match=r"nmt.adaptation.code='spa_Latn': the tokenizer already has"):
-        add_language_code(model, tokenizer, "spa_Latn")
-    with pytest.raises(ConfigError, match=r"nmt.adaptation.init='zero'"):
-        add_language_code(model, tokenizer, "bzd_Latn", "zero")
-    with pytest.raises(ConfigError, match=r"nmt.adaptation.init='xxx_Latn': not a language code"):
-        add_language_code(model, tokenizer, "bzd_Latn", "copy:xxx_Latn")
-    with pytest.raises(ConfigError, match=r"nmt.adaptation.code='bribri'"):
-        add_language_code(model, tokenizer, "bribri")
-    assert "bzd_Latn" not in tokenizer.get_vocab()  # nothing added by the failed calls
+    vocabulary = dict(tokenizer.get_vocab())
+    with pytest.raises(ConfigError, match=message):
+        add_language_code(model, tokenizer, code, init)
+    assert tokenizer.get_vocab() == vocabulary  # nothing added by the failed call
 
 
 def test_model_content_key_follows_content(cache_dir, tmp_path):

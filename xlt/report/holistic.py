@@ -4,7 +4,9 @@
 - **Table 6.3**: the ablations as rows (ZS, ZS – LA, FS, FS – LA, FS – UPSAMPLE, TTRAIN-ALL,
   TTRAIN-ALL – LA, in the thesis's order, grouped by PEFT family: MAD-X, then LT-SFT), one column per task
   (AmericasNLI, NusaX: every holistic experiment under the report directory), cells the average over the
-  target languages (mean ± std over seeds).
+  target languages (mean ± std over seeds); as in the thesis, the best of each configuration and its ablations
+  (ZS, ZS – LA; FS, FS – LA, FS – UPSAMPLE; TTRAIN-ALL, TTRAIN-ALL – LA) per family and task in bold (rows of
+  another variant, e.g. K = 20, are compared only with each other).
 - **Figure 6.2**: per experiment and PEFT family, the gain from language adaptation of each target
   (ZS − (ZS – LA), FS − (FS – LA), TTRAIN-ALL − (TTRAIN-ALL – LA): one series each, one point per language)
   against the size of its monolingual corpus in words (log scale), as the language-module stage recorded it
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import statistics
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,10 @@ CONFIGURATION_KEY = "recipe.configuration"
 # Table 6.3's rows, in the thesis's order ("FS" is FS-SINGLE, K = 100)
 ABLATIONS = ("zs", "zs_la", "fs_single", "fs_la", "fs_upsample", "ttrain_all", "ttrain_all_la")
 ABLATION_LABELS = {**VALUE_NAMES[CONFIGURATION_KEY], "fs_single": "FS"}
+# Table 6.3's blocks of rows, each configuration with its ablations: the thesis bolds the best of each block per
+# column (its columns are family x task; here each family's rows are a block of their own, per task column)
+ABLATION_BLOCKS = {"zs": "zs", "zs_la": "zs", "fs_single": "fs_single", "fs_la": "fs_single",
+                   "fs_upsample": "fs_single", "ttrain_all": "ttrain_all", "ttrain_all_la": "ttrain_all"}
 FAMILY_ORDER = ("adapter", "ltsft")  # Table 6.3: ADAPTER, then SFT
 # Figure 6.2's series: (with language modules, without, label)
 GAIN_PAIRS = (("zs", "zs_la", "ZS"), ("fs_single", "fs_la", "FS"), ("ttrain_all", "ttrain_all_la", "TTRAIN-ALL"))
@@ -69,12 +76,14 @@ class HolisticReport:
         rows = [GridRow([MODULE_NAMES.get(family, family), self._label(configuration, variant)],
                         [self.cells.get((family, configuration, variant, task)) for task in self.tasks],
                         [str(max((len(self.cells[(family, configuration, variant, t)].values) for t in self.tasks
-                                  if (family, configuration, variant, t) in self.cells), default=0))])
+                                  if (family, configuration, variant, t) in self.cells), default=0))],
+                        block=(family, ABLATION_BLOCKS[configuration], variant))
                 for family, configuration, variant in self.rows]
         headers = [f"{task_title(task)} ({metric_label(self.metrics[task])}, %)" for task in self.tasks]
         percent = all(self.metrics[task] in PERCENT_METRICS for task in self.tasks)
-        return Grid("Table 6.3: ablations, average over the target languages", "table-6-3", ["method", "configuration"],
-                    headers, rows, percent, best_along="none", extra_headers=["seeds"],
+        return Grid("Table 6.3: ablations, average over the target languages; in bold the best of each "
+                    "configuration and its ablations", "table-6-3", ["method", "configuration"],
+                    headers, rows, percent, best_along="column", extra_headers=["seeds"],
                     digits=[2] * len(self.tasks))
 
     def markdown(self) -> str:
@@ -154,6 +163,8 @@ class HolisticReport:
                     axes.annotate(lang, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7,
                                   color=line.get_color())
             axes.set_xscale("log")
+            axes.xaxis.set_major_formatter(_compact_log_formatter())
+            axes.xaxis.set_minor_formatter(_compact_log_formatter(labelOnlyBase=False))
             axes.axhline(0.0, color="grey", linewidth=0.8)
             axes.set_xlabel("monolingual corpus size (words)")
             axes.set_title(MODULE_NAMES.get(family, family))
@@ -161,10 +172,27 @@ class HolisticReport:
             axes.legend(fontsize="small", title="configuration")
         grid[0][0].set_ylabel(f"gain from language adaptation, {metric_label(self.metrics[experiment])}{unit}")
         variant = self.figure_variant(experiment)
-        figure.suptitle(f"{task_title(experiment)}{f' ({variant})' if variant else ''}: gain from language "
-                        "adaptation against corpus size (Fig. 6.2)")
+        title = (f"{task_title(experiment)}{f' ({variant})' if variant else ''}: gain from language adaptation "
+                 "against corpus size (Fig. 6.2)")
+        # wrapped to the figure's width (about 9 characters an inch at the title's size): one panel is narrow
+        figure.suptitle(textwrap.fill(title, width=int(9 * figure.get_figwidth())))
         figure.tight_layout()
         return figure
+
+
+def _compact_log_formatter(**options: Any) -> Any:
+    """A log axis's tick labels as compact numbers (3.3k, 30k, 2M): corpora of similar sizes span less than a
+    decade, where matplotlib labels the minor ticks in scientific notation (3.28×10³), wider than their spacing."""
+    from matplotlib.ticker import LogFormatter
+
+    class CompactLogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            for suffix, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+                if abs(x) >= size:
+                    return f"{x / size:.3g}{suffix}"
+            return f"{x:.3g}"
+
+    return CompactLogFormatter(**options)
 
 
 def task_title(experiment: str) -> str:

@@ -98,13 +98,16 @@ class GridRow:
     labels: list[str]
     cells: list[Cell | None]
     extras: list[str] = field(default_factory=list)
+    # rows compared with each other for the best per column (Table 6.3: a configuration and its ablations within
+    # a PEFT family); None: one block of all the rows without one
+    block: Any = None
 
 
 @dataclass
 class Grid:
     """A rendered table: label columns, value columns of cells (mean ± std), extra columns (markdown
     only: seeds), an optional note row under the header (each language's group), the best value per
-    column (or per row) in bold."""
+    column (within each block of rows, :attr:`GridRow.block`) or per row in bold."""
 
     caption: str
     name: str  # LaTeX label suffix
@@ -128,14 +131,15 @@ class Grid:
         return self.number(cell.mean, column), None if cell.std is None else self.number(cell.std, column)
 
     def best(self) -> set[tuple[int, int]]:
-        """(row, column) of the best shown value per column (or row); ties all; none when all are equal."""
+        """(row, column) of the best shown value per column within each block of rows (or per row); ties all;
+        none when all are equal or a line holds one value."""
         if self.best_along == "none":
             return set()
-        lines: dict[int, list[tuple[float, tuple[int, int]]]] = {}
+        lines: dict[tuple[Any, int], list[tuple[float, tuple[int, int]]]] = {}
         for i, row in enumerate(self.rows):
             for j, cell in enumerate(row.cells):
                 if cell is not None:
-                    lines.setdefault(j if self.best_along == "column" else i, []).append(
+                    lines.setdefault((row.block, j) if self.best_along == "column" else (None, i), []).append(
                         (float(self.number(cell.mean, j)), (i, j)))
         chosen: set[tuple[int, int]] = set()
         for entries in lines.values():
