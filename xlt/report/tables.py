@@ -150,8 +150,26 @@ class Grid:
             chosen.update(position for value, position in entries if value == target)
         return chosen
 
-    def markdown(self, heading: str = "###") -> str:
+    def cell_texts(self, bold: str, plus_minus: str, whole: bool) -> list[list[str]]:
+        """Each row's value cells as text: ``-`` for a missing value, ``mean<plus_minus>std``, the best in
+        ``bold`` (a format with one ``{}``) around the whole text (markdown) or only the mean (LaTeX)."""
         best = self.best()
+        rows = []
+        for i, row in enumerate(self.rows):
+            cells = []
+            for j, cell in enumerate(row.cells):
+                if cell is None:
+                    cells.append("-")
+                    continue
+                mean, std = self.texts(cell, j)
+                if (i, j) in best and not whole:
+                    mean = bold.format(mean)
+                text = mean if std is None else f"{mean}{plus_minus}{std}"
+                cells.append(bold.format(text) if (i, j) in best and whole else text)
+            rows.append(cells)
+        return rows
+
+    def markdown(self, heading: str = "###") -> str:
         lines = [f"{heading} {self.caption}", ""] if self.caption else []
         head = [*self.label_headers, *self.value_headers, *self.extra_headers]
         lines.append("| " + " | ".join(head) + " |")
@@ -160,21 +178,12 @@ class Grid:
         if self.note_row is not None:
             notes = [f"*{note}*" if note else "" for note in self.note_row]
             lines.append("| " + " | ".join([*notes, *[""] * len(self.extra_headers)]) + " |")
-        for i, row in enumerate(self.rows):
-            cells = []
-            for j, cell in enumerate(row.cells):
-                if cell is None:
-                    cells.append("-")
-                    continue
-                mean, std = self.texts(cell, j)
-                text = mean if std is None else f"{mean} ± {std}"
-                cells.append(f"**{text}**" if (i, j) in best else text)
+        for row, cells in zip(self.rows, self.cell_texts("**{}**", " ± ", whole=True)):
             lines.append("| " + " | ".join([*row.labels, *cells, *row.extras]) + " |")
         return "\n".join(lines) + "\n"
 
     def latex(self, prefix: str) -> str:
         """A booktabs ``table`` environment (``\\usepackage{booktabs}``); extra columns left out."""
-        best = self.best()
         spec = "l" * len(self.label_headers) + "r" * len(self.value_headers)
         head = [latex_escape(h) for h in [*self.label_headers, *self.value_headers]]
         lines = ["\\begin{table}[ht]", "\\centering", f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
@@ -182,15 +191,7 @@ class Grid:
         if self.note_row is not None:
             lines.append(" & ".join(f"\\textit{{{latex_escape(n)}}}" if n else "" for n in self.note_row) + " \\\\")
         lines.append("\\midrule")
-        for i, row in enumerate(self.rows):
-            cells = []
-            for j, cell in enumerate(row.cells):
-                if cell is None:
-                    cells.append("-")
-                    continue
-                mean, std = self.texts(cell, j)
-                mean = f"\\textbf{{{mean}}}" if (i, j) in best else mean
-                cells.append(mean if std is None else f"{mean} $\\pm$ {std}")
+        for row, cells in zip(self.rows, self.cell_texts("\\textbf{{{}}}", " $\\pm$ ", whole=False)):
             lines.append(" & ".join([*(latex_escape(label) for label in row.labels), *cells]) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(self.caption)}}}",
                   f"\\label{{tab:{latex_label(prefix + '-' + self.name)}}}", "\\end{table}"]
