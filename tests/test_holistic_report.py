@@ -43,7 +43,13 @@ def test_table_6_2_layout(tmp_path):
     text = (tmp_path / "multirun" / "report" / "report.md").read_text()
     assert "## Holistic transfer on AmericasNLI (`holistic_americasnli`): NLI, accuracy (%)" in text
     assert "| method | configuration | aym | bzd | avg | seeds |" in text
-    assert "| LT-SFT | FS + TTRAIN-ALL | **70.0** | **60.0** | **65.0** | 1 |" in text
+    # as the thesis marks Table 6.2: bold the best within each PEFT family, underlined the best overall
+    assert "in bold the best of each method, underlined the best overall" in text
+    assert "| LT-SFT | FS + TTRAIN-ALL | <u>**70.0**</u> | <u>**60.0**</u> | <u>**65.0**</u> | 1 |" in text
+    assert "| MAD-X | FS + TTRAIN-ALL | **65.0** | **55.0** | **60.0** | 1 |" in text
+    assert "| LT-SFT | ZS | 50.0 | 40.0 | 45.0 | 1 |" in text
+    latex = (tmp_path / "multirun" / "report" / "holistic_americasnli.tex").read_text()
+    assert "\\underline{\\textbf{70.0}}" in latex and "\\textbf{65.0}" in latex and "\\underline{65.0" not in latex
     assert "recipe.configuration" not in text.replace("`", "")
 
 

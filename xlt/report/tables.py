@@ -120,6 +120,7 @@ class Grid:
     extra_headers: list[str] = field(default_factory=list)
     note_row: list[str] | None = None  # one entry per label and value column
     digits: list[int] | None = None  # decimals per value column (default: 1 for percentages, else 3)
+    underline_overall: bool = False  # Table 6.2: bold per block (PEFT family), the overall best underlined
 
     def number(self, value: float, column: int | None = None) -> str:
         scale, digits = (100.0, 1) if self.percent else (1.0, 3)
@@ -130,17 +131,17 @@ class Grid:
     def texts(self, cell: Cell, column: int | None = None) -> tuple[str, str | None]:
         return self.number(cell.mean, column), None if cell.std is None else self.number(cell.std, column)
 
-    def best(self) -> set[tuple[int, int]]:
-        """(row, column) of the best shown value per column within each block of rows (or per row); ties all;
-        none when all are equal or a line holds one value."""
+    def best(self, within_blocks: bool = True) -> set[tuple[int, int]]:
+        """(row, column) of the best shown value per column within each block of rows (or per column over all
+        rows, or per row); ties all; none when all are equal or a line holds one value."""
         if self.best_along == "none":
             return set()
         lines: dict[tuple[Any, int], list[tuple[float, tuple[int, int]]]] = {}
         for i, row in enumerate(self.rows):
             for j, cell in enumerate(row.cells):
                 if cell is not None:
-                    lines.setdefault((row.block, j) if self.best_along == "column" else (None, i), []).append(
-                        (float(self.number(cell.mean, j)), (i, j)))
+                    line = ((row.block if within_blocks else None), j) if self.best_along == "column" else (None, i)
+                    lines.setdefault(line, []).append((float(self.number(cell.mean, j)), (i, j)))
         chosen: set[tuple[int, int]] = set()
         for entries in lines.values():
             values = [value for value, _ in entries]
@@ -150,10 +151,17 @@ class Grid:
             chosen.update(position for value, position in entries if value == target)
         return chosen
 
-    def cell_texts(self, bold: str, plus_minus: str, whole: bool) -> list[list[str]]:
+    def cell_texts(self, bold: str, underline: str, plus_minus: str, whole: bool) -> list[list[str]]:
         """Each row's value cells as text: ``-`` for a missing value, ``mean<plus_minus>std``, the best in
-        ``bold`` (a format with one ``{}``) around the whole text (markdown) or only the mean (LaTeX)."""
+        ``bold`` and (``underline_overall``) the best over all blocks in ``underline`` (formats with one ``{}``)
+        around the whole text (markdown) or only the mean (LaTeX)."""
         best = self.best()
+        overall = self.best(within_blocks=False) if self.underline_overall else set()
+
+        def marked(text: str, position: tuple[int, int]) -> str:
+            text = bold.format(text) if position in best else text
+            return underline.format(text) if position in overall else text
+
         rows = []
         for i, row in enumerate(self.rows):
             cells = []
@@ -162,10 +170,10 @@ class Grid:
                     cells.append("-")
                     continue
                 mean, std = self.texts(cell, j)
-                if (i, j) in best and not whole:
-                    mean = bold.format(mean)
+                if not whole:
+                    mean = marked(mean, (i, j))
                 text = mean if std is None else f"{mean}{plus_minus}{std}"
-                cells.append(bold.format(text) if (i, j) in best and whole else text)
+                cells.append(marked(text, (i, j)) if whole else text)
             rows.append(cells)
         return rows
 
@@ -178,7 +186,7 @@ class Grid:
         if self.note_row is not None:
             notes = [f"*{note}*" if note else "" for note in self.note_row]
             lines.append("| " + " | ".join([*notes, *[""] * len(self.extra_headers)]) + " |")
-        for row, cells in zip(self.rows, self.cell_texts("**{}**", " ± ", whole=True)):
+        for row, cells in zip(self.rows, self.cell_texts("**{}**", "<u>{}</u>", " ± ", whole=True)):
             lines.append("| " + " | ".join([*row.labels, *cells, *row.extras]) + " |")
         return "\n".join(lines) + "\n"
 
@@ -191,7 +199,8 @@ class Grid:
         if self.note_row is not None:
             lines.append(" & ".join(f"\\textit{{{latex_escape(n)}}}" if n else "" for n in self.note_row) + " \\\\")
         lines.append("\\midrule")
-        for row, cells in zip(self.rows, self.cell_texts("\\textbf{{{}}}", " $\\pm$ ", whole=False)):
+        for row, cells in zip(self.rows, self.cell_texts("\\textbf{{{}}}", "\\underline{{{}}}", " $\\pm$ ",
+                                                      whole=False)):
             lines.append(" & ".join([*(latex_escape(label) for label in row.labels), *cells]) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(self.caption)}}}",
                   f"\\label{{tab:{latex_label(prefix + '-' + self.name)}}}", "\\end{table}"]
@@ -321,12 +330,19 @@ class Table:
                 "per language"
             return Grid(caption, "languages", ["language", "group"], [row.label or "run" for row in self.rows],
                         rows, self.percent, lower, best_along="row")
-        rows = [GridRow(row.labels, [row.cells.get(c) for c in self.columns], [str(row.seeds)]) for row in self.rows]
+        # Table 6.2: chapter 6's configurations under several PEFT families: bold per family, overall underlined
+        by_family = ("recipe.configuration" in self.row_keys and self.label_keys[:1] == [METHOD]
+                     and len({row.labels[0] for row in self.rows}) > 1)
+        rows = [GridRow(row.labels, [row.cells.get(c) for c in self.columns], [str(row.seeds)],
+                        block=row.labels[0] if by_family else None) for row in self.rows]
         note = None
         if self.groups:  # Table 3.3: each language's group under its column
             note = ["group", *[""] * (len(self.label_headers) - 1), *(self._group_name(c) for c in languages), ""]
-        return Grid("", "languages", self.label_headers, list(self.columns), rows, self.percent, lower,
-                    extra_headers=["seeds"], note_row=note)
+        caption = ("Table 6.2: each configuration per language; in bold the best of each method, underlined the "
+                   "best overall") if by_family else ""
+        return Grid(caption, "languages",
+                    self.label_headers, list(self.columns), rows, self.percent, lower, extra_headers=["seeds"],
+                    note_row=note, underline_overall=by_family)
 
     def _group_name(self, lang: str) -> str:
         group = (self.groups or {}).get(lang)
