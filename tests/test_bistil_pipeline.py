@@ -34,6 +34,7 @@ from xlt.pipeline.stages.distillation import EQUAL_LANGUAGES
 from xlt.schedule import Schedule
 from xlt.tasks import build_task
 from xlt.tasks.mlm import MLMFamily
+from xlt.tasks.parsing import usable_words
 from xlt.training.callbacks import LanguageSwitch
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 from xlt.training.multisource import MultiSourceTrain
@@ -126,6 +127,7 @@ def test_prediction_distributions_of_every_task_family(tiny_bert_path):
     arcs, relations = task_predictions(dp.build_model(tiny_bert_path, cfg), batch)
     assert arcs.logits.shape == (1, 2, 3) and arcs.logit_mask.shape == (1, 2, 3)
     assert relations.logits.shape == (1, 2, 2) and relations.mask.tolist() == [[True, True]]
+    assert torch.equal(relations.mask, usable_words(batch, arcs.logit_mask))  # the parser's own loss mask
 
 
 def test_the_teachers_language_sft_switches_per_batch(tmp_path, tiny_xlmr_path):
