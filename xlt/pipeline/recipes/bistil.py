@@ -73,6 +73,7 @@ class BiStilConfig:
     name: str = "bistil"
     variant: str = "tf"  # tf | st | scratch | ltsft | a key of baselines
     lrf: int = 2  # layer reduction factor s = L_T / L_S (§5.4.2: 2 and 3)
+    smoke_layers: int = 6  # the layers of +profile=smoke's tiny teacher (the profile reads it): LRF 2 and 3 divide it
     vocabulary_threshold: float = DEFAULT_THRESHOLD  # §5.3.2: keep v if max(p_src, p_tgt) >= 1e-6
     temperature: float = 2.0  # of L_pred (the reference code's)
     distillation: DistillationConfig = field(default_factory=DistillationConfig)
@@ -84,6 +85,7 @@ class BiStilConfig:
         if self.variant not in names:
             raise ConfigError(f"{where}.variant={self.variant!r}: expected one of {', '.join(names)}")
         check_number(self.lrf, f"{where}.lrf", minimum=1, integer=True)
+        check_number(self.smoke_layers, f"{where}.smoke_layers", minimum=1, integer=True)
         check_number(self.vocabulary_threshold, f"{where}.vocabulary_threshold", minimum=0, maximum=1)
         check_number(self.temperature, f"{where}.temperature", above=0)
         for name in self.baselines:
@@ -126,7 +128,8 @@ def _check_lrf(exp: Any, lrf: int) -> None:
     except (OSError, ValueError):
         return  # not available offline yet: student_init checks it
     if layers % lrf:
-        hint = " (the smoke profile's tiny model: set model.tiny.num_hidden_layers=6)" if exp.model.is_tiny else ""
+        hint = (f" (a tiny teacher: set model.tiny.num_hidden_layers, or recipe.smoke_layers under +profile=smoke, to "
+                f"a multiple of {lrf})" if exp.model.is_tiny else "")
         raise ConfigError(f"recipe.lrf={lrf}: must divide the teacher's {layers} layers{hint}")
 
 
