@@ -233,6 +233,7 @@ def test_baselines_are_variants_of_the_same_experiment(tmp_path, cache_dir, monk
     exp, stages = plan(tmp_path, "data.targets=[mt]", "recipe.variant=distilmbert", experiment="bistil_ud_dp")
     lang = stages["lang/en"]
     assert lang.spec["model"]["architecture"] == "distilbert" and lang.spec["module"]["density"] == 0.04
+    assert lang.spec["model"]["tiny"]["num_hidden_layers"] == 3  # smoke: half the 6-layer teacher's, as 6 of 12
     assert lang.spec["module"]["train"]["min_steps"] == 30000 and lang.spec["module"]["train"]["max_steps"] == 100000
     assert stages["efficiency"].spec["reference"] == exp.base_model.spec  # relative to LtSft on mBERT
     assert stages["efficiency"].spec["measured"]["model"]["architecture"] == "distilbert"

@@ -21,7 +21,8 @@ from the configured model (the MMT), then task-distilled with LT-SFT and evaluat
 One student per (pair, LRF, initialisation) whatever the task or variant: its stages' keys hold no task.
 Every variant ends with ``efficiency`` (Tables 5.2, 5.7) on the first target: the variant's model + task
 module against LtSft on the MMT with the same head. Under the smoke profile (a tiny ``model``), a baseline
-that names a hub model is replaced by a tiny model of its architecture with the same sizes.
+that names a hub model is replaced by a tiny model of its architecture with the same sizes and L_T / ``lrf``
+layers (the real DistilmBERT and MiniLMv2 have half their teachers' layers, Table 5.2: the sweeps' LRF 2).
 """
 
 from __future__ import annotations
@@ -95,18 +96,23 @@ class BiStilConfig:
                           for name, node in self.baselines.items()}
 
 
-def smoke_stand_in(exp: Any, model: ModelConfig) -> ModelConfig:
+def smoke_stand_in(exp: Any, model: ModelConfig, lrf: int = 1) -> ModelConfig:
     """Under the smoke profile (a tiny configured model) another model named by hub id or path becomes a
-    tiny model of its architecture with the configured model's tiny sizes."""
+    tiny model of its architecture with the configured model's tiny sizes and 1 / ``lrf`` of its layers (so
+    a smaller baseline stays smaller in Table 5.7's ratios, as DistilmBERT's 6 of mBERT's 12 layers)."""
     if exp.model.is_tiny and not model.is_tiny:
-        return replace(model, name_or_path=None, revision=None, tiny=dict(exp.model.tiny or {}))
+        tiny = dict(exp.model.tiny or {})
+        if "num_hidden_layers" in tiny:
+            tiny["num_hidden_layers"] = max(1, int(tiny["num_hidden_layers"]) // lrf)
+        return replace(model, name_or_path=None, revision=None, tiny=tiny)
     return model
 
 
-def baseline_experiment(exp: Any, name: str, baseline: BaselineConfig) -> Any:
-    """The experiment with the baseline's model and language-module settings."""
+def baseline_experiment(exp: Any, name: str, baseline: BaselineConfig, lrf: int = 1) -> Any:
+    """The experiment with the baseline's model and language-module settings (``lrf``: its smoke stand-in's
+    layer reduction, :func:`smoke_stand_in`)."""
     where = f"recipe.baselines.{name}"
-    model = smoke_stand_in(exp, parse(ModelConfig, baseline.model, f"{where}.model"))
+    model = smoke_stand_in(exp, parse(ModelConfig, baseline.model, f"{where}.model"), lrf)
     model.validate(f"{where}.model")
     changes = to_plain(baseline.lang_module) or {}
     if changes.get("method", exp.lang_module.method) != exp.lang_module.method:
@@ -236,7 +242,8 @@ def _modules(exp: Any, task_results: list[StageResult], results: dict[str, Stage
 
 def _plan_undistilled(exp: Any, cfg: BiStilConfig) -> Plan:
     """LtSft on the MMT, or on a baseline's model (§5.4.1), plus the efficiency stage."""
-    run = exp if cfg.variant == "ltsft" else baseline_experiment(exp, cfg.variant, cfg.baselines[cfg.variant])
+    run = exp if cfg.variant == "ltsft" else baseline_experiment(exp, cfg.variant, cfg.baselines[cfg.variant],
+                                                                 cfg.lrf)
     plan = plan_zero_shot(run, ZeroShotConfig())
     task = next(stage for stage in plan.stages if stage.kind == "task_module")
     stages = list(plan.stages)
