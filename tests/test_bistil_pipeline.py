@@ -34,6 +34,7 @@ from xlt.pipeline.stages.distillation import EQUAL_LANGUAGES
 from xlt.schedule import Schedule
 from xlt.tasks import build_task
 from xlt.tasks.mlm import MLMFamily
+from xlt.tasks.parsing import usable_words
 from xlt.training.callbacks import LanguageSwitch
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 from xlt.training.multisource import MultiSourceTrain
@@ -126,6 +127,7 @@ def test_prediction_distributions_of_every_task_family(tiny_bert_path):
     arcs, relations = task_predictions(dp.build_model(tiny_bert_path, cfg), batch)
     assert arcs.logits.shape == (1, 2, 3) and arcs.logit_mask.shape == (1, 2, 3)
     assert relations.logits.shape == (1, 2, 2) and relations.mask.tolist() == [[True, True]]
+    assert torch.equal(relations.mask, usable_words(batch, arcs.logit_mask))  # the parser's own loss mask
 
 
 def test_the_teachers_language_sft_switches_per_batch(tmp_path, tiny_xlmr_path):
@@ -234,6 +236,7 @@ def test_baselines_are_variants_of_the_same_experiment(tmp_path, cache_dir, monk
     exp, stages = plan(tmp_path, "data.targets=[mt]", "recipe.variant=distilmbert", experiment="bistil_ud_dp")
     lang = stages["lang/en"]
     assert lang.spec["model"]["architecture"] == "distilbert" and lang.spec["module"]["density"] == 0.04
+    assert lang.spec["model"]["tiny"]["num_hidden_layers"] == 3  # smoke: half the 6-layer teacher's, as 6 of 12
     assert lang.spec["module"]["train"]["min_steps"] == 30000 and lang.spec["module"]["train"]["max_steps"] == 100000
     assert stages["efficiency"].spec["reference"] == exp.base_model.spec  # relative to LtSft on mBERT
     assert stages["efficiency"].spec["measured"]["model"]["architecture"] == "distilbert"
@@ -245,14 +248,29 @@ def test_baselines_are_variants_of_the_same_experiment(tmp_path, cache_dir, monk
 
 def test_configuration_errors_name_the_key(tmp_path, cache_dir, monkeypatch):
     monkeypatch.setenv("XLT_CACHE", str(cache_dir))
-    with pytest.raises(ConfigError, match=r"recipe.lrf=3: must divide the teacher's 2 layers .*num_hidden_layers"):
-        plan(tmp_path, "recipe.lrf=3")
+    with pytest.raises(ConfigError, match=r"recipe.lrf=4: must divide the teacher's 6 layers .*recipe.smoke_layers.* "
+                                          r"multiple of 4"):
+        plan(tmp_path, "recipe.lrf=4")
     with pytest.raises(ConfigError, match="recipe.variant='bogus'"):
         plan(tmp_path, "recipe.variant=bogus")
     with pytest.raises(ConfigError, match="recipe.efficiency.cpu_examples"):
         plan(tmp_path, "recipe.efficiency.cpu_examples=0")
     with pytest.raises(ConfigError, match="data.sources: BiStil distils for one source"):
         plan(tmp_path, "data=americasnli_multisource")
+
+
+def test_the_smoke_teacher_takes_lrf_2_and_3_out_of_the_box(tmp_path, cache_dir, monkeypatch):
+    """Under +profile=smoke a BiStil experiment's tiny teacher has recipe.smoke_layers (6) layers, which LRF 2 and
+    3 divide, with no model override; other experiments' tiny models keep the profile's 2 layers."""
+    from transformers import AutoConfig
+
+    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
+    for lrf in (2, 3):
+        exp, stages = plan(tmp_path, "data.targets=[gn]", f"recipe.lrf={lrf}")
+        assert AutoConfig.from_pretrained(exp.model_path).num_hidden_layers == 6
+        assert stages["student_init/gn"].spec["lrf"] == lrf
+    config = compose_config(["+experiment=ltsft_masakhaner", *SMOKE], tmp_path)
+    assert OmegaConf.to_container(config.model, resolve=True)["tiny"]["num_hidden_layers"] == 2
 
 
 def test_thesis_hyper_parameters_of_the_experiments(tmp_path):
@@ -366,9 +384,9 @@ def test_smoke_run_of_bistil_masakhaner_end_to_end(tmp_path, cache_dir):
         check_results(results[variant], experiment, variant)
     for variant in ("tf", "st"):
         distilled = results[variant]
-        assert distilled["lrf"] == 2 and all(s["layers"] == 1 for s in distilled["students"].values())
-        assert distilled["efficiency"]["measured"]["layers"] == 1
-        assert distilled["efficiency"]["reference"]["layers"] == 2
+        assert distilled["lrf"] == 2 and all(s["layers"] == 3 for s in distilled["students"].values())
+        assert distilled["efficiency"]["measured"]["layers"] == 3  # of the smoke profile's 6-layer teacher
+        assert distilled["efficiency"]["reference"]["layers"] == 6
         assert distilled["dimensions"]["student"]["vocab"] < distilled["dimensions"]["teacher"]["vocab"]
     stages = results["st"]["stages"]
     assert all(stages[label]["status"] == "cached" for label in stages

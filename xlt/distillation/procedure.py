@@ -33,13 +33,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from xlt.data.collators import IGNORE_INDEX
 from xlt.distillation.losses import DEFAULT_TEMPERATURE, DistillationTerms, distillation_terms, prediction_loss
 from xlt.errors import ConfigError
 from xlt.eval.metrics import MeanLoss, Metric
 from xlt.models.loading import body_of
 from xlt.tasks.base import TaskModel
 
-IGNORE_INDEX = -100
 MODEL_INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -159,6 +159,7 @@ def task_predictions(model: TaskModel, batch: Mapping[str, Any]) -> list[Predict
     from xlt.tasks.models.parsing import BiaffineParser
     from xlt.tasks.models.qa import QuestionAnswering
     from xlt.tasks.models.tagging import TokenClassifier
+    from xlt.tasks.parsing import usable_words
 
     if isinstance(model, SequenceClassifier):
         return [Prediction(model.logits(batch))]  # type: ignore[arg-type]
@@ -171,12 +172,9 @@ def task_predictions(model: TaskModel, batch: Mapping[str, Any]) -> list[Predict
     if isinstance(model, BiaffineParser):
         arcs, relations, valid = model.scores(batch)  # type: ignore[arg-type]
         present = batch["word_starts"] >= 0
-        gold = batch["heads"]
-        safe_gold = gold.clamp(min=0)
-        usable = (gold != IGNORE_INDEX) & present & valid.gather(2, safe_gold[..., None]).squeeze(-1)
-        index = safe_gold[..., None, None].expand(-1, -1, 1, relations.shape[-1])
+        index = batch["heads"].clamp(min=0)[..., None, None].expand(-1, -1, 1, relations.shape[-1])
         at_gold = relations.gather(2, index).squeeze(2)
-        return [Prediction(arcs, present, valid), Prediction(at_gold, usable)]
+        return [Prediction(arcs, present, valid), Prediction(at_gold, usable_words(batch, valid))]
     raise ConfigError(f"recipe.variant=tf: no label distributions to distil for a {type(model).__name__} "
                       "(task families: classification, token_classification, extractive_qa, dependency_parsing); "
                       "use recipe.variant=st")

@@ -22,7 +22,8 @@ from the configured model (the MMT), then task-distilled with LT-SFT and evaluat
 One student per (pair, LRF, initialisation) whatever the task or variant: its stages' keys hold no task.
 Every variant ends with ``efficiency`` (Tables 5.2, 5.7) on the first target: the variant's model + task
 module against LtSft on the MMT with the same head. Under the smoke profile (a tiny ``model``), a baseline
-that names a hub model is replaced by a tiny model of its architecture with the same sizes.
+that names a hub model is replaced by a tiny model of its architecture with the same sizes and L_T / ``lrf``
+layers (the real DistilmBERT and MiniLMv2 have half their teachers' layers, Table 5.2: the sweeps' LRF 2).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class BiStilConfig:
     name: str = "bistil"
     variant: str = "tf"  # tf | st | scratch | ltsft | a key of baselines
     lrf: int = 2  # layer reduction factor s = L_T / L_S (§5.4.2: 2 and 3)
+    smoke_layers: int = 6  # the layers of +profile=smoke's tiny teacher (the profile reads it): LRF 2 and 3 divide it
     vocabulary_threshold: float = DEFAULT_THRESHOLD  # §5.3.2: keep v if max(p_src, p_tgt) >= 1e-6
     temperature: float = 2.0  # of L_pred (the reference code's)
     distillation: DistillationConfig = field(default_factory=DistillationConfig)
@@ -85,6 +87,7 @@ class BiStilConfig:
         if self.variant not in names:
             raise ConfigError(f"{where}.variant={self.variant!r}: expected one of {', '.join(names)}")
         check_number(self.lrf, f"{where}.lrf", minimum=1, integer=True)
+        check_number(self.smoke_layers, f"{where}.smoke_layers", minimum=1, integer=True)
         check_number(self.vocabulary_threshold, f"{where}.vocabulary_threshold", minimum=0, maximum=1)
         check_number(self.temperature, f"{where}.temperature", above=0)
         for name in self.baselines:
@@ -94,18 +97,23 @@ class BiStilConfig:
                           for name, node in self.baselines.items()}
 
 
-def smoke_stand_in(exp: Any, model: ModelConfig) -> ModelConfig:
+def smoke_stand_in(exp: Any, model: ModelConfig, lrf: int = 1) -> ModelConfig:
     """Under the smoke profile (a tiny configured model) another model named by hub id or path becomes a
-    tiny model of its architecture with the configured model's tiny sizes."""
+    tiny model of its architecture with the configured model's tiny sizes and 1 / ``lrf`` of its layers (so
+    a smaller baseline stays smaller in Table 5.7's ratios, as DistilmBERT's 6 of mBERT's 12 layers)."""
     if exp.model.is_tiny and not model.is_tiny:
-        return replace(model, name_or_path=None, revision=None, tiny=dict(exp.model.tiny or {}))
+        tiny = dict(exp.model.tiny or {})
+        if "num_hidden_layers" in tiny:
+            tiny["num_hidden_layers"] = max(1, int(tiny["num_hidden_layers"]) // lrf)
+        return replace(model, name_or_path=None, revision=None, tiny=tiny)
     return model
 
 
-def baseline_experiment(exp: Any, name: str, baseline: BaselineConfig) -> Any:
-    """The experiment with the baseline's model and language-module settings."""
+def baseline_experiment(exp: Any, name: str, baseline: BaselineConfig, lrf: int = 1) -> Any:
+    """The experiment with the baseline's model and language-module settings (``lrf``: its smoke stand-in's
+    layer reduction, :func:`smoke_stand_in`)."""
     where = f"recipe.baselines.{name}"
-    model = smoke_stand_in(exp, parse(ModelConfig, baseline.model, f"{where}.model"))
+    model = smoke_stand_in(exp, parse(ModelConfig, baseline.model, f"{where}.model"), lrf)
     model.validate(f"{where}.model")
     changes = to_plain(baseline.lang_module) or {}
     if changes.get("method", exp.lang_module.method) != exp.lang_module.method:
@@ -127,7 +135,8 @@ def _check_lrf(exp: Any, lrf: int) -> None:
     except (OSError, ValueError):
         return  # not available offline yet: student_init checks it
     if layers % lrf:
-        hint = " (the smoke profile's tiny model: set model.tiny.num_hidden_layers=6)" if exp.model.is_tiny else ""
+        hint = (f" (a tiny teacher: set model.tiny.num_hidden_layers, or recipe.smoke_layers under +profile=smoke, to "
+                f"a multiple of {lrf})" if exp.model.is_tiny else "")
         raise ConfigError(f"recipe.lrf={lrf}: must divide the teacher's {layers} layers{hint}")
 
 
@@ -237,7 +246,8 @@ def _modules(exp: Any, task_results: list[StageResult], results: dict[str, Stage
 
 def _plan_undistilled(exp: Any, cfg: BiStilConfig) -> Plan:
     """LtSft on the MMT, or on a baseline's model (§5.4.1), plus the efficiency stage."""
-    run = exp if cfg.variant == "ltsft" else baseline_experiment(exp, cfg.variant, cfg.baselines[cfg.variant])
+    run = exp if cfg.variant == "ltsft" else baseline_experiment(exp, cfg.variant, cfg.baselines[cfg.variant],
+                                                                 cfg.lrf)
     plan = plan_zero_shot(run, ZeroShotConfig())
     task = next(stage for stage in plan.stages if stage.kind == "task_module")
     stages = list(plan.stages)
