@@ -1,7 +1,13 @@
 """Chapter 7's finding on the world (SpIEL, §7.4): SpIEL-AG matches or beats LoRA at equal trainable
 parameters. The thesis instruction-tunes Llama 2; the world has no causal LM yet, so the two PEFTs are
 compared as task modules of the world's encoder (POS on qma, its own test set), the same rank (hence the
-same number of trainable parameters: SpIEL-AG's K is LoRA's parameter count at ``rank``) and learning rate."""
+same number of trainable parameters: SpIEL-AG's K is LoRA's parameter count at ``rank``) and learning rate.
+
+Its first measurement (2026-12-06) was invalid and showed why: LoRA and SpIEL train and save only deltas of the
+body, so the POS head stayed at its random initialisation in training and was drawn anew for evaluation (84%
+validation accuracy, 2-9% on the test set). Such runs are now refused when the plan is made
+(xlt.pipeline.stages.task_module.refuse_headless_training), so this finding reports "not measured" until the
+two methods carry a task head, or the world has a causal LM (issue 15)."""
 
 from __future__ import annotations
 
