@@ -5,6 +5,6 @@ base weights. ``wrappers.py``: attaching, saving, merging and composing (the LoR
 from xlt.methods import register_method
 from xlt.methods.peft.config import PeftMethodConfig
 
-for _name in ("lora", "ia3"):
+for _name in ("lora", "ia3"):  # version 2: a new task head is trained and saved beside the adapter
     register_method(_name, PeftMethodConfig, "xlt.methods.peft.procedure:train_peft",
-                    "xlt.methods.peft.procedure:load_peft_module")
+                    "xlt.methods.peft.procedure:load_peft_module", version=2)

@@ -64,9 +64,9 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
                  validate=partial(_check_task_module, exp, mixture))
 
 
-# Methods that train only what they attach to the model's body (low-rank or sparse deltas) and save nothing else:
-# the chapter-7 PEFTs, made for causal LMs, whose output layer is pretrained.
-BODY_ONLY_METHODS = ("lora", "ia3", "spiel_ag", "spiel_ma")
+# Methods that train only what they attach to the model's body (sparse deltas) and save nothing else: SpIEL,
+# made for causal LMs, whose output layer is pretrained (LoRA and (IA)3 train and save a new head beside theirs).
+BODY_ONLY_METHODS = ("spiel_ag", "spiel_ma")
 
 
 def refuse_headless_training(exp: Experiment) -> None:

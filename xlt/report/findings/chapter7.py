@@ -5,9 +5,9 @@ same number of trainable parameters: SpIEL-AG's K is LoRA's parameter count at `
 
 Its first measurement (2026-12-06) was invalid and showed why: LoRA and SpIEL train and save only deltas of the
 body, so the POS head stayed at its random initialisation in training and was drawn anew for evaluation (84%
-validation accuracy, 2-9% on the test set). Such runs are now refused when the plan is made
-(xlt.pipeline.stages.task_module.refuse_headless_training), so this finding reports "not measured" until the
-two methods carry a task head, or the world has a causal LM (issue 15)."""
+validation accuracy, 2-9% on the test set). LoRA now trains and saves the head; SpIEL on a task with a new
+head is refused when the plan is made (xlt.pipeline.stages.task_module.refuse_headless_training), so this
+finding reports "not measured" until SpIEL carries a task head too, or the world has a causal LM (issue 15)."""
 
 from __future__ import annotations
 
