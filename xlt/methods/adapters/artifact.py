@@ -12,6 +12,7 @@ from torch import nn
 
 from xlt.errors import ArtifactError
 from xlt.methods.adapters.bottleneck import LANGUAGE, PfeifferAdapter, attach_adapter, load_adapter, save_adapter
+from xlt.methods.core.head import copy_head
 from xlt.models.loading import base_mismatch_message
 
 if TYPE_CHECKING:
@@ -52,16 +53,8 @@ class AdapterModule:
         handle = attach_adapter(model.backbone, self.adapter, owner=model, name=name)
         saved: list[tuple[nn.Parameter, torch.Tensor]] = []
         if with_head and self.head:
-            params = dict(model.named_parameters())
             try:
-                with torch.no_grad():
-                    for key, tensor in self.head.items():
-                        param = params.get(key)
-                        if param is None or tuple(param.shape) != tuple(tensor.shape):
-                            raise ArtifactError(f"adapter head tensor {key!r} {tuple(tensor.shape)} does not match "
-                                                f"the model ({None if param is None else tuple(param.shape)})")
-                        saved.append((param, param.detach().clone()))
-                        param.copy_(tensor.to(param.device, param.dtype))
+                copy_head(model, self.head, saved, "adapter")
             except ArtifactError:
                 AttachedModule(handle, saved).remove()
                 raise

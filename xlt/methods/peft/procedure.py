@@ -12,6 +12,7 @@ import torch
 
 from xlt.errors import ArtifactError
 from xlt.methods import TrainRequest
+from xlt.methods.core.head import copy_head
 from xlt.methods.peft.config import PeftMethodConfig
 from xlt.methods.peft.wrappers import attach_ia3, attach_lora, merge_adapters
 from xlt.methods.spiel.procedure import freeze
@@ -50,14 +51,11 @@ class PeftModule:
                 self.attachment.save(scratch)
                 handle = merge_adapters(model.backbone, [scratch])
         if with_head and self.head:
-            params = dict(model.head.named_parameters()) if model.head is not None else {}
-            with torch.no_grad():
-                for name, tensor in self.head.items():
-                    if name not in params or params[name].shape != tensor.shape:
-                        raise ArtifactError(f"peft module head tensor {name!r} {tuple(tensor.shape)} does not match "
-                                            f"the task model's head")
-                    handle.saved.append((params[name], params[name].detach().clone()))  # remove() restores it
-                    params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+            try:
+                copy_head(model, self.head, handle.saved, "peft module")  # handle.remove() restores it
+            except ArtifactError:
+                handle.remove()
+                raise
         return handle
 
     def check_base(self, base_hash: str | None, where: str) -> None:
@@ -77,7 +75,7 @@ def train_peft(cfg: PeftMethodConfig, request: TrainRequest) -> tuple[PeftModule
     if model.head is not None:  # a new task head trains densely beside the adapter (peft's modules_to_save)
         model.head.requires_grad_(True)
     result = request.fitter.fit(model, request.train, request.validation, request.collate, request.schedule, "train")
-    head = {name: p.detach().to("cpu", copy=True) for name, p in model.head.named_parameters()} \
+    head = {f"head.{name}": p.detach().to("cpu", copy=True) for name, p in model.head.named_parameters()} \
         if model.head is not None else {}
     meta = {**request.meta, "method": cfg.method, "rank": cfg.rank if cfg.method == "lora" else None,
             "quantize": cfg.quantize, "num_trainable": attachment.num_trainable}

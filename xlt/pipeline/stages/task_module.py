@@ -78,8 +78,7 @@ def refuse_headless_training(exp: Experiment) -> None:
 
     method = exp.task_module.method
     family = exp.task_cfg.get("family") if hasattr(exp.task_cfg, "get") else None
-    if method in BODY_ONLY_METHODS and family in FAMILIES and isinstance(FAMILIES.get(family), type) \
-            and issubclass(FAMILIES.get(family), EncoderFamily):
+    if method in BODY_ONLY_METHODS and family in FAMILIES and issubclass(FAMILIES.get(family), EncoderFamily):
         raise ConfigError(f"task_module={method}: task.family={family!r} has a new task head, which {method} "
                           f"neither trains nor saves; use an SFT (ltsft, rand_sft, bitfit, full) or adapter task "
                           f"module, or {method} on an instruction task (chapter 7)")
