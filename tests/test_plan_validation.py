@@ -226,19 +226,3 @@ def test_every_smoke_plan_passes_its_data_check(experiment, tmp_path, cache_dir,
     stages = plan_experiment(exp).stages
     assert any(stage.validate is not None for stage in stages)
     Runner(exp.store, tmp_path / "run", announce=lambda _: None).check(stages)
-
-
-@pytest.mark.parametrize("method", ["spiel_ag", "spiel_ma"])
-def test_body_only_methods_are_refused_on_tasks_with_a_new_head(method, tmp_path, cache_dir, monkeypatch):
-    """SpIEL trains and saves only sparse deltas of the body: on an NLI classifier the new head would stay at
-    its random initialisation in training and be drawn anew for evaluation (measured on the world: 84%
-    validation accuracy, 4% on the test set). Refused when the plan is made; instruction tasks (a pretrained
-    LM head) plan as before, and LoRA/(IA)3 train and save the head (tests/test_peft_head.py)."""
-    from xlt.pipeline.recipes import plan_experiment
-
-    monkeypatch.setenv("XLT_CACHE", str(cache_dir))
-    cfg = compose_config(["task=nli", "data=americasnli", "+profile=smoke", f"task_module={method}"], tmp_path)
-    with pytest.raises(ConfigError, match=f"^task_module={method}: task.family='classification' has a new task head"):
-        plan_experiment(Experiment(cfg, tmp_path / "run"))
-    llm = compose_config(["+experiment=spiel_flan", "+profile=smoke", f"task_module={method}"], tmp_path)
-    assert plan_experiment(Experiment(llm, tmp_path / "run-llm")).stages

@@ -11,6 +11,6 @@ base weights.
 from xlt.methods import register_method
 from xlt.methods.spiel.config import SpielConfig
 
-for _name in ("spiel_ag", "spiel_ma"):  # version 2: the random initial indices are drawn per stage
+for _name in ("spiel_ag", "spiel_ma"):  # 2: initial indices drawn per stage; 3: a new task head trains + saves
     register_method(_name, SpielConfig, "xlt.methods.spiel.procedure:train_spiel",
-                    "xlt.methods.spiel.procedure:load_spiel_module", version=2)
+                    "xlt.methods.spiel.procedure:load_spiel_module", version=3)

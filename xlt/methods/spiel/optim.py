@@ -126,6 +126,8 @@ class SparseSM3(_Float32State):
     ``entries`` pairs each values parameter with its (live) flat-index tensor and weight shape;
     the index tensor may change between steps (drop/grow), in place: the accumulators are per
     row/column. (A resumed run restores the indices in place, so this reference stays valid.)
+    A dense parameter (a task head trained beside the deltas) is an entry of its own: see
+    :func:`dense_sm3_entry`.
     """
 
     def __init__(self, entries: Sequence[tuple[nn.Parameter, torch.Tensor, tuple[int, int]]], lr: float = 0.1,
@@ -148,6 +150,7 @@ class SparseSM3(_Float32State):
     def _update(self, param: nn.Parameter, grad: torch.Tensor, group: dict) -> None:
         lr, eps, beta, decay = group["lr"], group["eps"], group["beta"], group["weight_decay"]
         indices, (_, n_cols) = self.layout[param]
+        grad = grad.reshape(-1)
         flat = indices.long()
         rows = torch.div(flat, n_cols, rounding_mode="floor")
         cols = flat - rows * n_cols
@@ -162,7 +165,7 @@ class SparseSM3(_Float32State):
         if decay:
             param.mul_(1 - lr * decay)
         update = torch.where(nu > 0, grad * torch.rsqrt(nu + eps), torch.zeros_like(grad))
-        param.sub_((update * lr).to(param.dtype))
+        param.sub_((update * lr).to(param.dtype).view(param.shape))
 
     def seed(self, param: nn.Parameter, slots: torch.Tensor, *args: object) -> None:
         """SM3 has no per-entry state: nothing to seed for grown entries."""
@@ -172,3 +175,12 @@ class SparseSM3(_Float32State):
 
     def permute(self, param: nn.Parameter, order: torch.Tensor) -> None:
         """SM3 has no per-entry state."""
+
+
+def dense_sm3_entry(param: nn.Parameter) -> tuple[nn.Parameter, torch.Tensor, tuple[int, int]]:
+    """A dense parameter as a :class:`SparseSM3` entry with every entry active: a matrix (or a tensor of more
+    dimensions, flattened after its first) gets SM3's row and column covers; a vector is one row, whose
+    accumulator is at least every column's, so each entry's cover is its own (Adagrad; SM3-II's covers for a
+    vector, Anil et al. 2019)."""
+    rows = param.shape[0] if param.dim() > 1 else 1
+    return param, torch.arange(param.numel(), device=param.device), (rows, param.numel() // rows)

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from xlt.errors import ConfigError
+from xlt.errors import ArtifactError, ConfigError
 from xlt.methods import TrainRequest
+from xlt.methods.core.head import copy_head
 from xlt.methods.core.selection import stage_seed
 from xlt.methods.core.sft import AppliedSFT, SFTModule, SparseFineTuning
 from xlt.methods.spiel.callbacks import SELECTION_RECORD, SpielCallback
 from xlt.methods.spiel.config import SpielConfig
-from xlt.methods.spiel.optim import SparseSM3, SpielAdamW
+from xlt.methods.spiel.optim import SparseSM3, SpielAdamW, dense_sm3_entry
 from xlt.methods.spiel.selection import SpielAG, SpielMA, UpdateSchedule
 from xlt.methods.spiel.sparse_linear import (
     SpielModules,
@@ -76,10 +77,16 @@ def freeze(model: TaskModel) -> None:
 
 def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dict[str, Any]]:
     """SpIEL-AG (Algorithm 2) or SpIEL-MA (Algorithm 3) on the model's linear layers, at the request's
-    learning rate (the task's ``task.train.lr``)."""
+    learning rate (the task's ``task.train.lr``). A task with a new head (classification, tagging, parsing, QA)
+    trains it densely beside the deltas, in the same optimiser, and saves it as the SFT's abs tensors, as LT-SFT
+    task SFTs carry theirs (§4.3.2); a causal LM's own output layer stays frozen (§7.4: only the deltas train)."""
     cfg.validate()
     model = request.model
     freeze(model)
+    head: dict[str, torch.nn.Parameter] = {}
+    if model.head is not None:
+        model.head.requires_grad_(True)
+        head = model.head_parameters()
     targets = find_target_linears(model.body, cfg.targets)
     if not targets:
         raise ConfigError(f"task_module.targets={cfg.targets}: no linear layer matches")
@@ -95,8 +102,8 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
 
     if cfg.method == "spiel_ag":
         def optimizer_factory(s: Schedule) -> torch.optim.Optimizer:  # SpIEL's own optimiser (§7.3)
-            return SpielAdamW(modules.parameters(), lr=s.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                              weight_decay=cfg.weight_decay)
+            return SpielAdamW([*modules.parameters(), *head.values()], lr=s.lr, betas=tuple(cfg.betas),
+                              eps=cfg.eps, weight_decay=cfg.weight_decay)
 
         def make_selector(optimizer: Any, total: int) -> Any:
             return SpielAG(modules, optimizer, UpdateSchedule(total, cfg.interval, cfg.window, cfg.replace_rate,
@@ -104,6 +111,7 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
     else:
         def optimizer_factory(s: Schedule) -> torch.optim.Optimizer:  # SpIEL's own optimiser (§7.3)
             entries = [(layer.values, layer.indices, layer.shape) for _, layer in modules]
+            entries += [dense_sm3_entry(param) for param in head.values()]
             return SparseSM3(entries, lr=s.lr, eps=cfg.eps, beta=cfg.sm3_beta, weight_decay=cfg.weight_decay)
 
         def make_selector(optimizer: Any, total: int) -> Any:
@@ -119,7 +127,9 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
     meta = {**request.meta, "method": cfg.method, "k": k, "rank": cfg.rank, "quantize": cfg.quantize,
             "density": k / sum(p.numel() for p in model.backbone.parameters()),
             "grown_at": {str(step): count for step, count in histogram.items()}}
-    sft = modules.to_sft(meta)
+    deltas = modules.to_sft(meta)
+    sft = SparseFineTuning(deltas.diffs, {name: p.detach().to("cpu", copy=True) for name, p in head.items()},
+                           deltas.meta)
     modules.remove()
     summary = {"k": k, "num_entries": sft.num_entries, "train/steps": result.steps, "train/lr": schedule.lr,
                "updates": len(updates),
@@ -129,14 +139,22 @@ def train_spiel(cfg: SpielConfig, request: TrainRequest) -> tuple[SFTModule, dic
 
 
 class SpielModule(SFTModule):
-    """A SpIEL artifact: added into dense weights, or applied on the fly to NF4 weights."""
+    """A SpIEL artifact: added into dense weights, or applied on the fly to NF4 weights; a task head it
+    carries (abs tensors) is copied into the model with ``with_head``."""
 
     def attach(self, model: TaskModel, with_head: bool) -> AppliedSFT | SpielModules:
         if any(is_4bit(m) for m in model.body.modules()):
             base_hash, where = self.checked_base()
             if base_hash is not None:
                 self.sft.check_base(base_hash, where)
-            return attach_sft_as_spiel(model.body, self.sft)
+            handle = attach_sft_as_spiel(model.body, self.sft)
+            if with_head and self.sft.abs:
+                try:
+                    copy_head(model, self.sft.abs, handle.saved, "SpIEL module")  # handle.remove() restores it
+                except ArtifactError:
+                    handle.remove()
+                    raise
+            return handle
         return super().attach(model, with_head)
 
 

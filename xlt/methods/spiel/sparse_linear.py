@@ -388,6 +388,7 @@ class SpielModules:
     def __init__(self, root: nn.Module, layers: dict[str, SpielLinear]):
         self.root = root
         self.layers = layers
+        self.saved: list[tuple[nn.Parameter, torch.Tensor]] = []  # (parameter, original): a copied task head
 
     def __iter__(self) -> Iterator[tuple[str, SpielLinear]]:
         return iter(self.layers.items())
@@ -414,10 +415,14 @@ class SpielModules:
         return SparseFineTuning(diffs, {}, dict(meta or {}))
 
     def remove(self) -> None:
-        """Put the original base layers back (the deltas are dropped)."""
+        """Put the original base layers back (the deltas are dropped), and any copied head's originals."""
         for name, layer in self.layers.items():
             _set_submodule(self.root, name, layer.base)
         self.layers = {}
+        with torch.no_grad():
+            for param, original in reversed(self.saved):
+                param.copy_(original)
+        self.saved.clear()
 
     @torch.no_grad()
     def merge(self) -> None:
@@ -428,6 +433,7 @@ class SpielModules:
             flat = layer.base.weight.data.view(-1)
             index = layer.indices.long()
             flat[index] = (flat[index].float() + layer.values.float()).to(flat.dtype)
+        self.saved.clear()  # merged for good: a copied head stays too
         self.remove()
 
 

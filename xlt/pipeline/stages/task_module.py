@@ -13,7 +13,6 @@ import torch
 from xlt.config import as_dict
 from xlt.data.locations import DataLocation, load_location
 from xlt.data.sampling import subset_order, subset_rng
-from xlt.errors import ConfigError
 from xlt.methods import METHODS, TrainRequest
 from xlt.pipeline.base_model import BaseModel
 from xlt.pipeline.data_config import SourceSpec, check_exists
@@ -34,7 +33,6 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
     the single source's); ``model`` is the base model (default: the configured one); ``mixture`` the
     sources (default: the data config's; chapter 6 adds gold shots and translated data, sources with a
     name of their own that may read files other stages produce, xlt.pipeline.produced)."""
-    refuse_headless_training(exp)
     model = model or exp.base_model
     mixture = mixture or exp.data.mixture()
     if not isinstance(lang_stages, Mapping):
@@ -62,26 +60,6 @@ def task_module_stage(exp: Experiment, lang_stages: Stage | None | Mapping[str, 
               **data_inputs}
     return Stage("task_module", label, spec, partial(_build_task_module, exp, mixture, model), inputs, version=2,
                  validate=partial(_check_task_module, exp, mixture))
-
-
-# Methods that train only what they attach to the model's body (sparse deltas) and save nothing else: SpIEL,
-# made for causal LMs, whose output layer is pretrained (LoRA and (IA)3 train and save a new head beside theirs).
-BODY_ONLY_METHODS = ("spiel_ag", "spiel_ma")
-
-
-def refuse_headless_training(exp: Experiment) -> None:
-    """A task family with a new task head (classification, tagging, parsing, QA) under a method that neither
-    trains nor saves that head would train against its random initialisation and be evaluated with another
-    one (chance-level or worse results, silently): refused in one line until those methods carry the head."""
-    from xlt.tasks import FAMILIES
-    from xlt.tasks.base import EncoderFamily
-
-    method = exp.task_module.method
-    family = exp.task_cfg.get("family") if hasattr(exp.task_cfg, "get") else None
-    if method in BODY_ONLY_METHODS and family in FAMILIES and issubclass(FAMILIES.get(family), EncoderFamily):
-        raise ConfigError(f"task_module={method}: task.family={family!r} has a new task head, which {method} "
-                          f"neither trains nor saves; use an SFT (ltsft, rand_sft, bitfit, full) or adapter task "
-                          f"module, or {method} on an instruction task (chapter 7)")
 
 
 def _data_input(spec: SourceSpec, split: str, index: int) -> str:

@@ -3,11 +3,11 @@ parameters. The thesis instruction-tunes Llama 2; the world has no causal LM yet
 compared as task modules of the world's encoder (POS on qma, its own test set), the same rank (hence the
 same number of trainable parameters: SpIEL-AG's K is LoRA's parameter count at ``rank``) and learning rate.
 
-Its first measurement (2026-12-06) was invalid and showed why: LoRA and SpIEL train and save only deltas of the
-body, so the POS head stayed at its random initialisation in training and was drawn anew for evaluation (84%
-validation accuracy, 2-9% on the test set). LoRA now trains and saves the head; SpIEL on a task with a new
-head is refused when the plan is made (xlt.pipeline.stages.task_module.refuse_headless_training), so this
-finding reports "not measured" until SpIEL carries a task head too, or the world has a causal LM (issue 15)."""
+Its first measurement (2026-12-06) was invalid and showed why: LoRA and SpIEL trained and saved only deltas of
+the body, so the POS head stayed at its random initialisation in training and was drawn anew for evaluation
+(84% validation accuracy, 2-9% on the test set). Both now train the new head densely beside their deltas, in
+their own optimiser, and save it (LoRA: ``head.safetensors``; SpIEL: the SFT's abs tensors), so the two compare
+equal heads and equal body budgets."""
 
 from __future__ import annotations
 
