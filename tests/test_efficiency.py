@@ -14,6 +14,7 @@ from xlt.models.efficiency import (
     cpu_throughput,
     flops_per_example,
     gpu_throughput,
+    interleaved_throughputs,
     measure_efficiency,
     relative_efficiency,
     throughput,
@@ -134,3 +135,38 @@ def test_measure_and_relative_efficiency_of_a_student():
     assert ratios["parameters_ratio"] == small.parameters / base.parameters
     assert ratios["cpu_speedup"] > 0 and ratios["gpu_speedup"] is None and ratios["vocab_ratio"] == 1.0
     assert set(small.to_dict()) >= {"parameters", "flops_per_example", "cpu_examples_per_second"}
+
+
+def test_interleaved_throughputs_time_the_models_in_turn_within_each_round():
+    """Each round passes over every model's batches once, the models in turn, so a change of the machine's load
+    falls on all of them alike; the warm-up batches come once, before the first round."""
+    student, teacher = tagger(1), tagger(2)
+    order = []
+
+    def forward(m, batch):
+        order.append("student" if m is student else "teacher")
+        return m(**batch)
+
+    speeds = interleaved_throughputs([(student, batches(2, 1)), (teacher, batches(2, 1))], "cpu", warmup=1,
+                                     rounds=3, threads=1, forward=forward)
+    assert len(speeds) == 2 and all(speed > 0 for speed in speeds)
+    assert order == ["student"] * 3 + ["teacher"] * 3 + (["student"] * 2 + ["teacher"] * 2) * 2
+
+
+def test_interleaved_throughputs_share_a_load_change_between_the_models():
+    """A slowdown that starts half-way (here: every forward of the second half of the measurement takes longer)
+    falls on both models' medians alike, so their ratio stays that of their own costs; timing one model's
+    rounds after the other's would put it all on the second model."""
+    import time as time_module
+
+    calls = {"n": 0}
+    one, two = nn.Linear(1, 1), nn.Linear(1, 1)
+
+    def forward(m, batch):
+        calls["n"] += 1
+        slow = 2 if calls["n"] > 12 else 1  # the load doubles half-way through
+        time_module.sleep(0.005 * slow * (2 if m is two else 1))  # model two costs twice model one
+
+    data = [{"x": torch.zeros(1, 1)}] * 2
+    speeds = interleaved_throughputs([(one, data), (two, data)], "cpu", warmup=0, rounds=6, forward=forward)
+    assert 1.6 < speeds[0] / speeds[1] < 2.5

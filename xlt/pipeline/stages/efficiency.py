@@ -11,12 +11,12 @@ task's training batch size (when CUDA exists); then the ratios of Table 5.7 (spe
 fractions). Compute does not depend on the values of an SFT, so the reference's task head is a fresh one of
 the same family (the measured model wears its trained task module, as inference does); language modules
 add no compute and are left out. Timings are of the machine that builds the stage: both models are timed
-in the same build, so the ratios compare like with like.
+in the same build, in turn within each round, so the ratios compare like with like.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -43,7 +43,7 @@ class EfficiencyConfig:
     cpu_examples: int | None = None  # test examples timed on the CPU (batch size 1, one thread)
     gpu_examples: int | None = None  # test examples timed on the GPU (the training batch size)
     warmup: int = 2  # untimed batches before timing
-    rounds: int = 1  # timed passes (the median is reported)
+    rounds: int = 5  # timed passes of each model, in turn (the median is reported)
 
     def validate(self, where: str) -> None:
         if not isinstance(self.enabled, bool):
@@ -81,8 +81,9 @@ def _forward(model: Any, batch: Any) -> Any:
     return task_predictions(model, batch)
 
 
-def _measure(exp: Experiment, path: str, config: ModelConfig, location: DataLocation, lang: str,
-             cfg: EfficiencyConfig, task_dir: Any = None) -> tuple[Any, int]:
+def _prepare(exp: Experiment, path: str, config: ModelConfig, location: DataLocation, lang: str,
+             cfg: EfficiencyConfig, task_dir: Any = None) -> tuple[Any, Any, list[Any], list[Any], int]:
+    """(model, its FLOPs/dimensions without timings, CPU batches of one, GPU batches, test examples)."""
     from xlt.models.efficiency import measure_efficiency
 
     where = f"data.target.test ({lang})"
@@ -97,22 +98,34 @@ def _measure(exp: Experiment, path: str, config: ModelConfig, location: DataLoca
     batch_size = family.schedule.batch_size
     gpu_examples = examples[:cfg.gpu_examples]
     gpu = [collate(gpu_examples[i:i + batch_size]) for i in range(0, len(gpu_examples), batch_size)]
-    if torch.cuda.is_available():
-        model.to("cuda")
-    measurement = measure_efficiency(model, single[:cfg.flops_examples], single[:cfg.cpu_examples], gpu,
-                                     body=model.backbone, warmup=cfg.warmup, rounds=cfg.rounds, forward=_forward)
-    return measurement, len(examples)
+    measurement = measure_efficiency(model, single[:cfg.flops_examples], body=model.backbone, forward=_forward)
+    return model, measurement, single[:cfg.cpu_examples], gpu, len(examples)
 
 
 def _build_efficiency(exp: Experiment, lang: str, location: DataLocation, measured: BaseModel, cfg: EfficiencyConfig,
                       ctx: StageContext) -> dict[str, Any]:
-    from xlt.models.efficiency import relative_efficiency
+    """Both models are built first, then timed in turn within each round (xlt.models.efficiency.
+    interleaved_throughputs), so that the machine's load falls on both alike."""
+    from xlt.models.efficiency import interleaved_throughputs, relative_efficiency
 
     path = measured.path(ctx)
-    result, examples = _measure(exp, path, measured.config, location, lang, cfg, ctx.inputs["task"])
+    prepared = [_prepare(exp, path, measured.config, location, lang, cfg, ctx.inputs["task"])]
     same = not measured.produced and path == exp.model_path
-    reference = result if same else _measure(exp, exp.model_path, exp.model, location, lang, cfg)[0]
-    return {"target": lang, "test_examples": examples, "measured": result.to_dict(),
+    if not same:
+        prepared.append(_prepare(exp, exp.model_path, exp.model, location, lang, cfg))
+    models = [model for model, *_ in prepared]
+    cpu = interleaved_throughputs([(model, single) for model, _, single, _, _ in prepared], "cpu", cfg.warmup,
+                                  cfg.rounds, threads=1, forward=_forward)
+    gpu: list[float | None] = [None] * len(prepared)
+    if torch.cuda.is_available():
+        for model in models:
+            model.to("cuda")
+        gpu = interleaved_throughputs([(model, batches) for model, _, _, batches, _ in prepared], "cuda",
+                                      cfg.warmup, cfg.rounds, forward=_forward)
+    results = [replace(measurement, cpu_examples_per_second=cpu_speed, gpu_examples_per_second=gpu_speed)
+               for (_, measurement, *_), cpu_speed, gpu_speed in zip(prepared, cpu, gpu)]
+    result, reference = results[0], results[-1]
+    return {"target": lang, "test_examples": prepared[0][4], "measured": result.to_dict(),
             "reference": reference.to_dict(), "reference_model": exp.model.name_or_path or exp.model_path,
             "relative": relative_efficiency(result, reference), "device": _device()}
 
