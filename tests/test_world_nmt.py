@@ -93,32 +93,39 @@ def test_supported_codes_only_and_the_same_seed_gives_the_same_bytes(tiny_world,
 
 @pytest.mark.slow
 def test_training_raises_heldout_chrf_above_the_untrained_model(tmp_path):
-    """The "small" world's 800 pairs per supported pair; a 2+2-layer model of width 64, 300 steps (about a
-    minute); the untrained model (the same seeded initialisation) scored on the same held-out pairs."""
+    """The "small" world's 800 pairs per supported pair, the design's model, 600 steps on one thread (72 s of CPU;
+    measured mean chrF 21.7, against 1.7 for the untrained model: the same seeded initialisation, scored on the
+    same held-out pairs; at 300 steps of a 2+2-layer model of width 64 it was still 4)."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
     from xlt.models.loading import load_tokenizer
     from xlt.models.nmt import build_tiny_nmt
     from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 
     world = tmp_path / "world"
     write_world(world, seed=0, sizes=SIZE_PRESETS["small"])
-    cfg = NmtPretrainingConfig(d_model=64, encoder_layers=2, decoder_layers=2, attention_heads=2, ffn_dim=128,
-                               vocab_size=1000, steps=300, eval_pairs=30, eval_max_length=40)
-    _, metrics = _train(world, tmp_path / "store", cfg)
-    corpora = [world / f"corpora/{lang}.txt" for lang in SUPPORTED]
-    init_dir = build_tiny_nmt(corpora, sorted(f"{lang}_Latn" for lang in SUPPORTED), tmp_path / "init",
-                              cfg.sizes(0))
-    from transformers import AutoModelForSeq2SeqLM
-
-    tokenizer = load_tokenizer(str(init_dir))
-    fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False), LoggerConfig(csv=False), tmp_path / "logs",
-                    "untrained", 0)
-    untrained = heldout_chrf(AutoModelForSeq2SeqLM.from_pretrained(init_dir), tokenizer,
-                             heldout_pairs(world, cfg, tokenizer), cfg, fitter)
+    cfg = NmtPretrainingConfig(steps=600, eval_pairs=20, eval_max_length=40)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _, metrics = _train(world, tmp_path / "store", cfg)
+        corpora = [world / f"corpora/{lang}.txt" for lang in SUPPORTED]
+        init_dir = build_tiny_nmt(corpora, sorted(f"{lang}_Latn" for lang in SUPPORTED), tmp_path / "init",
+                                  cfg.sizes(0))
+        tokenizer = load_tokenizer(str(init_dir))
+        fitter = Fitter(TrainerConfig(accelerator="cpu", progress_bar=False), LoggerConfig(csv=False),
+                        tmp_path / "logs", "untrained", 0)
+        untrained = heldout_chrf(AutoModelForSeq2SeqLM.from_pretrained(init_dir), tokenizer,
+                                 heldout_pairs(world, cfg, tokenizer), cfg, fitter)
+    finally:
+        torch.set_num_threads(threads)
     trained = {name: metrics[f"heldout/{name}/chrf"] for name in untrained}
+    assert len(trained) == 16
     mean = {label: sum(scores.values()) / len(scores) for label, scores in (("untrained", untrained),
                                                                              ("trained", trained))}
-    assert mean["trained"] > mean["untrained"] + 5, (mean, trained, untrained)
-    assert sum(trained[name] > untrained[name] for name in trained) >= 12, (trained, untrained)
+    assert mean["trained"] > mean["untrained"] + 10, (mean, trained, untrained)
+    assert all(trained[name] > untrained[name] for name in trained), (trained, untrained)
 
 
 # ---------------------------------------------------------------------------- +world=synthetic
