@@ -53,8 +53,8 @@ class NmtPretrainingConfig:
     Shape: a little larger than the smoke stand-in (:data:`xlt.models.nmt.TINY_NMT_SIZES`, d_model 64, 2+2
     layers), as it has to learn 16 translation directions between languages that differ in word order and
     morphology: d_model 128 (the world encoder's width), 3 encoder and 3 decoder layers, 4 heads, feed-forward
-    256; about 1.5M parameters. Vocabulary 2,000 BPE pieces: nine supported languages of about 250 word forms
-    each plus the shared names and digits, so frequent forms are one piece and rare ones a few.
+    256; 1.25M parameters with the tied embeddings. Vocabulary 2,000 BPE pieces: nine supported languages of
+    about 250 word forms each plus the shared names and digits, so frequent forms are one piece and rare ones a few.
 
     Schedule: 3,000 steps of 32 pairs (96,000 pairs, 1.5 passes over the 64,000 directed training pairs of the
     default world's eight supported pairs), peak rate 1e-3 (the encoder's: a small model trained from scratch)
@@ -107,33 +107,39 @@ class NmtPretrainingConfig:
 
 @dataclass(frozen=True)
 class Direction:
-    """One translation direction of a world pair: xlt codes, FLORES codes, and which side of the files."""
+    """One translation direction of a world pair: xlt codes and FLORES codes (``world.json``'s ``nmt_languages``)."""
 
     pair: str  # the other (non-pivot) language of the pair: its files are parallel/<pivot>-<pair>/
     source: str
     target: str
+    source_code: str  # FLORES code, e.g. qma_Latn
+    target_code: str
 
     @property
     def name(self) -> str:
         return f"{self.source}-{self.target}"
 
-    @property
-    def codes(self) -> tuple[str, str]:
-        return f"{self.source}_Latn", f"{self.target}_Latn"
+
+def supported_codes(world_dir: Path) -> dict[str, str]:
+    """{code: FLORES code} of the languages the world's translation model supports (``nmt_languages``' ``nllb:
+    true``), in the design order."""
+    table = load_description(world_dir)["nmt_languages"]
+    return {code: entry["flores"] for code, entry in table.items() if entry["nllb"]}
 
 
 def supported_languages(world_dir: Path) -> list[str]:
-    """The world's languages its translation model supports (``nmt_languages``' ``nllb: true``), design order."""
-    return [code for code, entry in load_description(world_dir)["nmt_languages"].items() if entry["nllb"]]
+    return list(supported_codes(world_dir))
 
 
 def directions(world_dir: Path) -> list[Direction]:
     """Both directions of every supported pair (pivot -> X, X -> pivot), in the design order."""
     pivot = load_description(world_dir)["pivot"]
+    codes = supported_codes(world_dir)
     found = []
-    for lang in supported_languages(world_dir):
+    for lang in codes:
         if lang != pivot:
-            found += [Direction(lang, pivot, lang), Direction(lang, lang, pivot)]
+            found += [Direction(lang, pivot, lang, codes[pivot], codes[lang]),
+                      Direction(lang, lang, pivot, codes[lang], codes[pivot])]
     return found
 
 
@@ -175,11 +181,11 @@ def _task(direction: Direction, cfg: NmtPretrainingConfig) -> Any:
     from xlt.tasks.translation import TranslationTaskConfig
     from xlt.translation.backends import GenerationSettings
 
-    source_code, target_code = direction.codes
     into_pair = direction.target == direction.pair
     return TranslationTaskConfig(
-        source_code=source_code, target_code=target_code, source_field="source" if into_pair else "target",
-        target_field="target" if into_pair else "source", max_length=cfg.max_length,
+        source_code=direction.source_code, target_code=direction.target_code,
+        source_field="source" if into_pair else "target", target_field="target" if into_pair else "source",
+        max_length=cfg.max_length,
         generation=GenerationSettings(num_beams=1, max_length=cfg.eval_max_length, batch_size=2 * cfg.batch_size),
         train=cfg.schedule())
 
@@ -225,9 +231,10 @@ def _build(world_dir: Path, found: list[Direction], cfg: NmtPretrainingConfig, s
     from xlt.pipeline.produced import read_rows
     from xlt.tasks.translation import TranslationFamily
 
-    supported = supported_languages(world_dir)
+    codes = supported_codes(world_dir)
+    supported = list(codes)
     corpora = [world_dir / LAYOUT["corpus"].format(lang=lang) for lang in supported]
-    init_dir = build_tiny_nmt(corpora, sorted(f"{lang}_Latn" for lang in supported), ctx.work_dir, cfg.sizes(seed))
+    init_dir = build_tiny_nmt(corpora, sorted(codes.values()), ctx.work_dir, cfg.sizes(seed))
     tokenizer = load_tokenizer(str(init_dir))
     train: list[dict[str, Any]] = []
     per_direction = {}
@@ -247,7 +254,7 @@ def _build(world_dir: Path, found: list[Direction], cfg: NmtPretrainingConfig, s
     evaluator = Fitter(trainer, LoggerConfig(csv=False), ctx.run_dir / "logs", ctx.stage.label, seed)
     scores = heldout_chrf(model.backbone, tokenizer, held, cfg, evaluator)
     pivot = load_description(world_dir)["pivot"]
-    tokenizer.src_lang = f"{pivot}_Latn"
+    tokenizer.src_lang = codes[pivot]
     model.backbone.save_pretrained(ctx.out_dir)
     tokenizer.save_pretrained(ctx.out_dir)
     metrics: dict[str, Any] = {
