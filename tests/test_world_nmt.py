@@ -82,7 +82,13 @@ def test_supported_codes_only_and_the_same_seed_gives_the_same_bytes(tiny_world,
     for name in ("tokenizer.json", "config.json", "model.safetensors"):
         assert _digest(model_dir / name) == _digest(again / name), name
     # NLLB has codes for the languages it supports only: the unsupported ones get theirs by adaptation
-    assert sorted(language_codes(load_tokenizer(str(model_dir)))) == sorted(f"{lang}_Latn" for lang in SUPPORTED)
+    tokenizer = load_tokenizer(str(model_dir))
+    assert sorted(language_codes(tokenizer)) == sorted(f"{lang}_Latn" for lang in SUPPORTED)
+    # ... but its vocabulary covers the script: the unsupported languages' words (the isolate's ë ñ, qfd's ğ, which
+    # no supported language uses) need no <unk>
+    for lang in ("qmd", "qfd", "qid", "qla"):
+        lines = (tiny_world / f"corpora/{lang}.txt").read_text(encoding="utf-8").splitlines()
+        assert not any(tokenizer.unk_token_id in ids for ids in tokenizer(lines, add_special_tokens=False)["input_ids"])
     assert metrics["supported"] == SUPPORTED and metrics["steps"] == TINY_NMT.steps
     assert metrics["train_pairs"] == 16 * SIZE_PRESETS["tiny"].parallel_supported
     assert {key for key in metrics if key.endswith("/chrf")} == {f"heldout/{d.name}/chrf"
