@@ -75,7 +75,8 @@ def test_a_finding_runs_through_the_real_recipe_on_a_tiny_world(tmp_path, cache_
     outcomes = run_findings(
         ["la_helps"], [0], tmp_path, ["trainer.max_steps_per_phase=2", "lang_module.mlm.max_seq_length=32",
                                       "trainer.mlm_max_seq_length=32"],
-        log=lines.append, prepare=lambda root, seed: prepare_world(root, seed, "tiny", tmp_path / "artifacts", tiny))
+        log=lines.append, prepare=lambda root, seed: prepare_world(root, seed, "tiny", tmp_path / "artifacts", tiny,
+                                                                 nmt=False))
     (outcome,) = outcomes
     assert outcome.error is None, lines
     assert len(outcome.a) == len(outcome.b) == 1 and all(0 <= v <= 100 for v in [*outcome.a, *outcome.b])

@@ -161,8 +161,9 @@ def test_world_profile_runs_a_zero_shot_experiment(tmp_path, cache_dir):
     prepared = prepare_world(root, seed=0, sizes="tiny", artifacts=tmp_path / "artifacts",
                              pretraining=PretrainingConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                                            intermediate_size=64, vocab_size=300,
-                                                           max_position_embeddings=128, steps=5, heldout_lines=5))
-    assert (root / "encoder").resolve() == prepared.encoder.resolve()
+                                                           max_position_embeddings=128, steps=5, heldout_lines=5),
+                             nmt=False)  # an NLI zero-shot run translates nothing
+    assert (root / "encoder").resolve() == prepared.encoder.resolve() and prepared.nmt is None
     out = tmp_path / "run"
     result = launch(["+experiment=ltsft_americasnli", "+world=synthetic", "data.targets=[qmc,qla]",
                      "trainer.max_steps_per_phase=3", "lang_module.mlm.max_seq_length=32",

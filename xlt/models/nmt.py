@@ -255,9 +255,11 @@ def _corpus_lines(corpora: Sequence[Path]) -> Iterator[str]:
             yield from (line.strip() for line in handle if line.strip())
 
 
-def _train_nllb_tokenizer(corpora: Sequence[Path], codes: Sequence[str], vocab_size: int, max_length: int) -> Any:
+def _train_nllb_tokenizer(corpora: Sequence[Path], codes: Sequence[str], vocab_size: int, max_length: int,
+                          alphabet: Sequence[str] = ()) -> Any:
     """An NllbTokenizer over a BPE vocabulary trained on ``corpora`` (Metaspace like NLLB's
-    SentencePiece model), with ``codes`` as extra special tokens (never assume their ids)."""
+    SentencePiece model), with ``codes`` as extra special tokens (never assume their ids) and the characters of
+    ``alphabet`` in the vocabulary even where the corpora lack them."""
     import json
 
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -266,7 +268,7 @@ def _train_nllb_tokenizer(corpora: Sequence[Path], codes: Sequence[str], vocab_s
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bpe.train_from_iterator(_corpus_lines(corpora), trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"]))
+        vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], initial_alphabet=list(alphabet)))
     state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
     return NllbTokenizer(vocab=state["vocab"], merges=merges, extra_special_tokens=list(codes), src_lang=codes[0],
@@ -274,11 +276,12 @@ def _train_nllb_tokenizer(corpora: Sequence[Path], codes: Sequence[str], vocab_s
 
 
 def build_tiny_nmt(corpora: Sequence[str | Path], language_codes: Sequence[str], cache_dir: str | Path,
-                   sizes: Mapping[str, Any] | None = None) -> Path:
+                   sizes: Mapping[str, Any] | None = None, alphabet: Sequence[str] = ()) -> Path:
     """Directory of a tiny random NLLB-shaped model + tokenizer (built once, then cached).
 
     ``sizes`` override :data:`TINY_NMT_SIZES` (``spare_rows``: embedding rows beyond the tokenizer,
-    as NLLB-200 has; ``init_std``: the random weights' scale). The cache key hashes the sizes, the
+    as NLLB-200 has; ``init_std``: the random weights' scale); ``alphabet``: characters the vocabulary gets
+    even where the corpora lack them (NLLB's covers its script's letters). The cache key hashes the sizes, the
     codes (in order: they decide the ids) and the corpora's content; the directory is written to a
     temporary name and renamed, with a ``DONE`` marker, under a file lock."""
     sizes = {**TINY_NMT_SIZES, **(sizes or {})}
@@ -292,14 +295,18 @@ def build_tiny_nmt(corpora: Sequence[str | Path], language_codes: Sequence[str],
     missing = [str(p) for p in paths if not p.is_file()]
     if not paths or missing:
         raise DataError(f"tiny NMT corpora: file(s) not found: {missing or 'none given'}")
-    key = stable_hash({"sizes": sizes, "codes": codes, "version": TINY_NMT_VERSION,
-                       "corpora": [file_fingerprint(p) for p in paths]})
+    identity = {"sizes": sizes, "codes": codes, "version": TINY_NMT_VERSION,
+                "corpora": [file_fingerprint(p) for p in paths]}
+    if alphabet:  # only then: the keys of models built without one stay as they were
+        identity["alphabet"] = sorted(set(alphabet))
+    key = stable_hash(identity)
     target = Path(cache_dir) / "models" / f"tiny-nllb-{key}"
 
     def build(directory: Path) -> None:
         from transformers import M2M100Config, M2M100ForConditionalGeneration
 
-        tokenizer = _train_nllb_tokenizer(paths, codes, sizes["vocab_size"], sizes["max_length"])
+        tokenizer = _train_nllb_tokenizer(paths, codes, sizes["vocab_size"], sizes["max_length"],
+                                          sorted(set(alphabet)))
         heads, ffn = sizes["attention_heads"], sizes["ffn_dim"]
         config = M2M100Config(
             vocab_size=len(tokenizer) + sizes["spare_rows"], d_model=sizes["d_model"],

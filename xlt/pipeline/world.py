@@ -1,14 +1,16 @@
-"""Preparing the synthetic world for ``+world=synthetic`` (issue 15, items 3-4): its data and its pretrained
-encoder, both from the world's seed (the data byte for byte; the encoder not yet: see xlt.pipeline.stages.pretraining).
+"""Preparing the synthetic world for ``+world=synthetic`` (issue 15, items 3-4): its data, its pretrained
+encoder and its translation model, all from the world's seed.
 
 ``python -m xlt.pipeline.world [ROOT] [--seed N] [--sizes default|small|tiny]`` writes the world's data to
 ``ROOT/data`` (:func:`xlt.data.world.write_world`; kept if already there), pretrains its encoder as the
 ``pretrained_model`` stage (:mod:`xlt.pipeline.stages.pretraining`) in the artifact store (``XLT_ARTIFACTS``
 or ``ROOT/artifacts``: built once, then reused by every job and seed of a sweep) and links it as
-``ROOT/encoder``. ROOT defaults to ``paths.world``'s default, ``$XLT_WORLD`` or ``$XLT_CACHE/world`` or
-``.cache/xlt/world``. The world profile (``conf/world/synthetic.yaml``) then reads
-``${paths.world}/data`` and loads ``${paths.world}/encoder`` as an ordinary local model; MAD-G and the
-closest-language fallback read the world's typology with ``XLT_URIEL_DIR=ROOT/data/typology``.
+``ROOT/encoder``, then trains its translation model as the ``pretrained_nmt`` stage
+(:mod:`xlt.pipeline.stages.nmt_pretraining`; ``--no-nmt`` skips it) and links it as ``ROOT/nmt``. ROOT
+defaults to ``paths.world``'s default, ``$XLT_WORLD`` or ``$XLT_CACHE/world`` or ``.cache/xlt/world``. The
+world profile (``conf/world/synthetic.yaml``) then reads ``${paths.world}/data``, loads ``${paths.world}/encoder``
+as an ordinary local model and translates with ``${paths.world}/nmt`` (chapter 6's ``nmt.name_or_path``); MAD-G
+and the closest-language fallback read the world's typology with ``XLT_URIEL_DIR=ROOT/data/typology``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from xlt.data.world import SIZE_PRESETS, load_description, write_world
 from xlt.errors import DataError, XltError
 from xlt.pipeline.runner import Runner
+from xlt.pipeline.stages.nmt_pretraining import NmtPretrainingConfig, chrf_table, nmt_pretraining_stage
 from xlt.pipeline.stages.pretraining import PretrainingConfig, pretraining_stage
 from xlt.pipeline.store import ArtifactStore
 
@@ -45,6 +48,8 @@ class PreparedWorld:
     encoder: Path  # the pretrained encoder's artifact directory (ROOT/encoder links to it)
     metrics: dict[str, Any]  # the pretraining stage's metrics (held-out MLM loss per language)
     status: str  # "built" or "cached"
+    nmt: Path | None = None  # the translation model's artifact directory (ROOT/nmt links to it); None: skipped
+    nmt_metrics: dict[str, Any] | None = None  # its stage's metrics (held-out chrF per direction)
 
     @property
     def typology(self) -> Path:
@@ -56,8 +61,10 @@ class PreparedWorld:
 
 
 def prepare_world(root: str | Path | None = None, seed: int = 0, sizes: str = "default",
-                  artifacts: str | Path | None = None, pretraining: PretrainingConfig | None = None) -> PreparedWorld:
-    """The world of ``seed`` under ``root``, data written and encoder pretrained (each only if missing)."""
+                  artifacts: str | Path | None = None, pretraining: PretrainingConfig | None = None,
+                  nmt: bool = True, nmt_pretraining: NmtPretrainingConfig | None = None) -> PreparedWorld:
+    """The world of ``seed`` under ``root``, data written, encoder pretrained and (``nmt``) translation model
+    trained, each only if missing."""
     root = Path(root or default_root()).resolve()
     if sizes not in SIZE_PRESETS:
         raise DataError(f"world sizes {sizes!r}: expected one of {sorted(SIZE_PRESETS)}")
@@ -72,14 +79,25 @@ def prepare_world(root: str | Path | None = None, seed: int = 0, sizes: str = "d
         write_world(data, seed, SIZE_PRESETS[sizes])
     store = ArtifactStore(artifacts or os.environ.get("XLT_ARTIFACTS") or root / "artifacts")
     stage = pretraining_stage(data, pretraining, seed)
-    result = Runner(store, root / "runs" / "pretraining", announce=log.info).run([stage])[stage.label]
-    link = root / "encoder"
-    temporary = root / f".encoder.{os.getpid()}"
+    nmt_stage = nmt_pretraining_stage(data, nmt_pretraining, seed) if nmt else None  # a bad config fails first
+    runner = Runner(store, root / "runs" / "pretraining", announce=log.info)
+    result = runner.run([stage])[stage.label]
+    _link(root / "encoder", result.path)
+    world = PreparedWorld(root, data, result.path, result.metrics, result.status)
+    if nmt_stage is not None:
+        translation = runner.run([nmt_stage])[nmt_stage.label]
+        _link(root / "nmt", translation.path)
+        world.nmt, world.nmt_metrics = translation.path, translation.metrics
+    return world
+
+
+def _link(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` atomically (a symlink renamed into place)."""
+    temporary = link.parent / f".{link.name}.{os.getpid()}"
     if temporary.is_symlink():
         temporary.unlink()
-    os.symlink(result.path.resolve(), temporary)
+    os.symlink(target.resolve(), temporary)
     os.replace(temporary, link)
-    return PreparedWorld(root, data, result.path, result.metrics, result.status)
 
 
 def loss_table(metrics: dict[str, Any]) -> str:
@@ -96,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", choices=sorted(SIZE_PRESETS), default="default", help="data size preset")
     parser.add_argument("--artifacts", help="artifact store (default: $XLT_ARTIFACTS or ROOT/artifacts)")
     parser.add_argument("--steps", type=int, help="pretraining steps (default: PretrainingConfig's)")
+    parser.add_argument("--no-nmt", action="store_true", help="skip the translation model (chapter 6's NMT)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from xlt.training.fit import quiet_libraries
@@ -103,12 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     pretraining = PretrainingConfig(**({"steps": args.steps} if args.steps else {}))
     try:
-        world = prepare_world(args.root, args.seed, args.sizes, args.artifacts, pretraining)
+        world = prepare_world(args.root, args.seed, args.sizes, args.artifacts, pretraining, nmt=not args.no_nmt)
     except XltError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"world of seed {args.seed}: data {world.data}, encoder {world.encoder} ({world.status})")
     print(loss_table(world.metrics))
+    if world.nmt is not None and world.nmt_metrics is not None:
+        print(f"translation model {world.nmt}")
+        print(chrf_table(world.nmt_metrics))
     print("to run experiments on it: " + " ".join(f"{k}={v}" for k, v in world.environment().items())
           + " python launch.py +experiment=NAME +world=synthetic")
     return 0
