@@ -1,4 +1,4 @@
-"""Chapter 6's few-shot findings on the world (issue 15, item 5; xlt/report/findings/chapter6.py): registered,
+"""Chapter 6's findings on the world (issue 15, item 5; xlt/report/findings/chapter6.py): registered,
 composed and planned through the holistic recipe on a tiny world (no training), sharing chapter 4's language
 modules, and measured from results.json dictionaries as the findings command does."""
 
@@ -24,6 +24,8 @@ def world(tmp_path_factory):
     write_world(root / "data", 0, SIZE_PRESETS["tiny"])
     (root / "encoder").mkdir()
     (root / "encoder" / "config.json").write_text("{}")
+    (root / "nmt").mkdir()  # the world's translation model (placeholder: planning reads no weights)
+    (root / "nmt" / "config.json").write_text("{}")
     return root
 
 
@@ -104,3 +106,52 @@ def test_measures_average_the_primary_metric_over_the_five_targets():
     assert Outcome(FINDINGS["few_shot_helps"], a=[50.0, 51.0, 52.0], b=[50.0, 51.0, 52.5]).verdict == "does not hold"
     with pytest.raises(KeyError):  # a target missing from the results is an error, not a smaller average
         FINDINGS["few_shot_helps"].measure({"fs": _results({"qmc": 0.5}), "zs": zs})
+
+
+def _reachable(stages: dict) -> dict:
+    """Every stage the planned ones depend on, by label (translation and NMT stages are inputs only)."""
+    found, todo = {}, list(stages.values())
+    while todo:
+        stage = todo.pop()
+        if stage.label not in found:
+            found[stage.label] = stage
+            todo.extend(stage.inputs.values())
+    return found
+
+
+def test_translate_train_findings_are_registered_on_table_6_2():
+    for name, runs in (("translate_train_helps", {"ttrain_all", "zs"}),
+                       ("shots_add_to_translations", {"fs_ttrain_all", "ttrain_all"})):
+        entry = FINDINGS[name]
+        assert entry.chapter == 6 and "Table 6.2" in entry.thesis and set(entry.runs) == runs
+        assert entry.base == ["+experiment=holistic_nusax", "+world=synthetic"]
+    assert FINDINGS["shots_add_to_translations"].at_least and not FINDINGS["translate_train_helps"].at_least
+    # one TTRAIN-ALL run and one ZS run per seed, shared with the other chapter 6 findings
+    assert FINDINGS["translate_train_helps"].runs["ttrain_all"] == FINDINGS["shots_add_to_translations"].runs["ttrain_all"]
+    assert FINDINGS["translate_train_helps"].runs["zs"] == FINDINGS["few_shot_helps"].runs["zs"]
+
+
+def test_ttrain_all_translates_every_target_adapting_the_model_to_unsupported_ones(world, tmp_path):
+    """TTRAIN-ALL: one task module on the source and every target's translated training set, each with its
+    language's module; the supported targets (qmc qfc qic) translated by the world's model as it is, the
+    unsupported ones (qmd qla) by the model adapted to them on their qma-X pairs first (§6.3.3).
+    FS + TTRAIN-ALL adds every target's shots to the same mixture."""
+    runs = FINDINGS["shots_add_to_translations"].runs
+    base = FINDINGS["shots_add_to_translations"].base
+    _, ttrain = _plan([*base, *runs["ttrain_all"]], world, tmp_path)
+    ttrain = _reachable(ttrain)
+    adapted = {label for label in ttrain if label.startswith("nmt/")}
+    assert adapted == {"nmt/qma-qmd", "nmt/qma-qla"}
+    for target in TARGETS:
+        translation = ttrain[f"mt/{target}/train"]
+        assert ("model" in translation.inputs) == (target in ("qmd", "qla"))
+        if "model" in translation.inputs:
+            assert translation.inputs["model"] is ttrain[f"nmt/qma-{target}"]
+    task = ttrain["task"]
+    assert {f"mt/{target}/train" for target in TARGETS} <= {stage.label for stage in task.inputs.values()}
+    assert all(task.inputs[f"data/{target}_translated/train/0"] is ttrain[f"mt/{target}/train"] for target in TARGETS)
+    assert set(task.inputs) >= {"lang/qma", *(f"lang/{target}" for target in TARGETS)}
+    _, combined = _plan([*base, *runs["fs_ttrain_all"]], world, tmp_path)
+    sources = {source.get("name", source["lang"]) for source in combined["task"].spec["sources"]}
+    assert {f"{target}_shots" for target in TARGETS} <= sources
+    assert combined["task"].key != task.key

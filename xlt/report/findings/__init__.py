@@ -13,8 +13,8 @@ standard deviations; with one seed nothing is decided); a claim ``a >= b`` holds
 more than it. The table prints the thesis's figures beside ours.
 
 Findings register themselves in :data:`FINDINGS` from the modules of this package, one per chapter
-(``chapter3.py``, ``chapter4.py``, ``chapter5.py``: BiStil, ``chapter6.py``: few-shot, ``chapter7.py``);
-chapter 6's TTRAIN findings come when the world has a translation model. The design (tasks, targets,
+(``chapter3.py``, ``chapter4.py``, ``chapter5.py``: BiStil, ``chapter6.py``: few-shot and translate-train,
+``chapter7.py``). The design (tasks, targets,
 budgets: :data:`WORLD_FINDINGS_BASE`, and each chapter module's) was fixed from its rationale before anything
 was measured, and is not to be tuned until findings pass.
 """
