@@ -9,7 +9,7 @@ or ``ROOT/artifacts``: built once, then reused by every job and seed of a sweep)
 (:mod:`xlt.pipeline.stages.nmt_pretraining`; ``--no-nmt`` skips it) and links it as ``ROOT/nmt``, then
 pretrains its causal LM as the ``pretrained_lm`` stage (:mod:`xlt.pipeline.stages.lm_pretraining`; ``--no-lm``
 skips it), links it as ``ROOT/lm`` and writes the instruction data derived from the world's ``qma`` task files
-to ``ROOT/instruct`` (:mod:`xlt.data.world.instruct`; chapter 7's ``+experiment=spiel_world``). ROOT
+to ``ROOT/instruct`` (:mod:`xlt.data.world.instruct`; chapter 7: ``+world=synthetic_lm``). ROOT
 defaults to ``paths.world``'s default, ``$XLT_WORLD`` or ``$XLT_CACHE/world`` or ``.cache/xlt/world``. The
 world profile (``conf/world/synthetic.yaml``) then reads ``${paths.world}/data``, loads ``${paths.world}/encoder``
 as an ordinary local model and translates with ``${paths.world}/nmt`` (chapter 6's ``nmt.name_or_path``); MAD-G

@@ -26,7 +26,7 @@ way Table 7.2 compares them:
   token-weighted next-token loss per language (``heldout/<lang>/loss`` in ``metrics.json``).
 
 The artifact directory holds ``save_pretrained``'s model and tokenizer, so ``model.name_or_path=<artifact dir>``
-(the world profile's instruct task: ``${paths.world}/lm``) loads it like a hub Llama. The key covers the world's
+(``+world=synthetic_lm``: ``${paths.world}/lm``) loads it like a hub Llama. The key covers the world's
 content (the hash of ``world.json``), the configuration (:class:`LmPretrainingConfig`; a bad value fails in one
 line naming ``lm_pretraining.<key>``) and the seed; the same seed gives the same bytes (the BPE trainer breaks
 ties by pair ids, not by hash order).
