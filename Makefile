@@ -30,7 +30,7 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
 
-# The synthetic world (issue 15, docs/fidelity.md): its data, pretrained encoder and translation model, then the thesis's
+# The synthetic world (issue 15, docs/fidelity.md): its data, encoder, translation model and causal LM, then the thesis's
 # findings measured on it over three seeds (one table; FIDELITY_ARGS="--seeds 0 --findings la_helps" for less).
 world: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m xlt.pipeline.world

@@ -92,11 +92,13 @@ def _run_seeds(names: list[str], seeds: list[int], root: Path, overrides: list[s
     if pretraining_steps:
         from xlt.pipeline.stages.pretraining import PretrainingConfig
         from xlt.pipeline.world import prepare_world
+        from xlt.report.findings import FINDINGS
 
         pretraining = PretrainingConfig(steps=pretraining_steps)
+        lm = any(FINDINGS[name].world_lm for name in names)  # chapter 7's causal LM only where needed
 
         def prepare(world_root: Path, seed: int):
-            return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining)
+            return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining, lm=lm)
 
     outcomes = run_findings(names, seeds, root, overrides, log=lambda line: print(line, flush=True), prepare=prepare)
     # plain values: a finding (its measure) need not pickle across processes

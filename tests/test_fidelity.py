@@ -21,7 +21,8 @@ def test_registry_holds_the_chapter_3_4_7_findings():
     assert {FINDINGS[name].chapter for name in names} >= {3, 4, 7}
     for name in names:  # every run is a list of overrides on the world profile
         entry = FINDINGS[name]
-        assert "+world=synthetic" in entry.base and entry.runs and entry.thesis
+        profile = "+world=synthetic_lm" if entry.world_lm else "+world=synthetic"  # chapter 7's LM: its own profile
+        assert profile in entry.base and entry.runs and entry.thesis
 
 
 def test_verdict_needs_a_gap_larger_than_the_pooled_std():
@@ -96,7 +97,7 @@ def test_every_run_of_every_finding_composes_into_an_experiment(tmp_path):
         for run, overrides in entry.runs.items():
             cfg = compose_config([*entry.base, *overrides, "seed=1", f"paths.world={world}"], tmp_path)
             experiment = Experiment(cfg, tmp_path / "run")
-            assert experiment.model.name_or_path == str(world / "encoder"), (name, run)
+            assert experiment.model.name_or_path == str(world / ("lm" if entry.world_lm else "encoder")), (name, run)
             assert experiment.data.targets and experiment.seed == 1
             if entry.chapter == 3:
                 corpus = OmegaConf.to_container(cfg, resolve=True)["lang_module"]["corpus"]

@@ -59,6 +59,7 @@ class Finding:
     labels: tuple[str, str] = ("a", "b")
     base: list[str] = field(default_factory=lambda: list(WORLD_FINDINGS_BASE))  # experiment + world profile
     at_least: bool = False  # a claim "a >= b": holds unless b beats a by more than the pooled std
+    world_lm: bool = False  # its runs need the world's causal LM and instruction data (chapter 7)
 
 
 FINDINGS: Registry[Finding] = Registry("finding", "xlt.report.findings", "finding")
@@ -137,10 +138,11 @@ def run_findings(names: Sequence[str], seeds: Sequence[int], root: Path, extra: 
 
     conf = Path(__file__).resolve().parents[3] / "conf"
     outcomes = {name: Outcome(FINDINGS[name]) for name in names}
+    lm = any(outcome.finding.world_lm for outcome in outcomes.values())  # the causal LM only where needed
     for seed in seeds:
         world_root = root / f"seed{seed}"
         started = time.perf_counter()
-        world = (prepare or (lambda r, s: prepare_world(r, s, artifacts=root / "artifacts")))(world_root, seed)
+        world = (prepare or (lambda r, s: prepare_world(r, s, artifacts=root / "artifacts", lm=lm)))(world_root, seed)
         os.environ.update(world.environment())  # XLT_URIEL_DIR: this seed's typology (MAD-G, fallback)
         load_uriel.cache_clear()
         log(f"seed {seed}: world and encoder ready in {time.perf_counter() - started:.0f} s ({world_root})")
