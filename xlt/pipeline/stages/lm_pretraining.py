@@ -35,8 +35,7 @@ ties by pair ids, not by hash order).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +44,7 @@ import torch
 from xlt.config import check_number
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.runner import Stage, StageContext
-from xlt.pipeline.stages import check_corpus
-from xlt.pipeline.stages.pretraining import SEEN_ROLES, _lines, corpus_location, world_fingerprint, world_languages
+from xlt.pipeline.stages.pretraining import check_corpora, seen_training_text, seen_world_languages, world_stage
 from xlt.schedule import Schedule
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 
@@ -103,27 +101,8 @@ class LmPretrainingConfig:
 def lm_pretraining_stage(world_dir: str | Path, cfg: LmPretrainingConfig | None = None, seed: int | None = None,
                          trainer: TrainerConfig | None = None) -> Stage:
     """The stage that pretrains the causal LM of the world in ``world_dir`` (seed: the world's own)."""
-    from xlt.data.world import load_description
-
-    world_dir = Path(world_dir).resolve()
-    cfg = cfg or LmPretrainingConfig()
-    cfg.validate()
-    description = load_description(world_dir)
-    seed = int(description["seed"]) if seed is None else seed
-    languages = world_languages(world_dir)
-    if not any(role in SEEN_ROLES for role in languages.values()):
-        raise DataError(f"{world_dir}: the world has no seen (high- or low-resource) language to pretrain on")
-    trainer = trainer or TrainerConfig(accelerator="cpu", progress_bar=False, log_every_n_steps=100)
-    spec = {"world": world_fingerprint(world_dir), "lm_pretraining": asdict(cfg), "seed": seed,
-            "precision": trainer.precision}
-    return Stage("pretrained_lm", f"pretrain-lm/world-{seed}", spec,
-                 partial(_build, world_dir, languages, cfg, seed, trainer),
-                 validate=partial(_check, world_dir, languages), version=LM_PRETRAINING_VERSION)
-
-
-def _check(world_dir: Path, languages: dict[str, str]) -> None:
-    for lang in languages:
-        check_corpus(corpus_location(world_dir, lang), f"world corpus ({lang})")
+    return world_stage("pretrained_lm", "pretrain-lm", "lm_pretraining", world_dir, cfg or LmPretrainingConfig(),
+                       seed, trainer, _build, check_corpora, seen_world_languages, version=LM_PRETRAINING_VERSION)
 
 
 def causal_blocks(lines: list[str], tokenizer: Any, block_size: int) -> list[dict[str, list[int]]]:
@@ -152,9 +131,7 @@ def _build(world_dir: Path, languages: dict[str, str], cfg: LmPretrainingConfig,
     from xlt.tasks.instruction import InstructionCollator, load_causal_lm
     from xlt.tasks.models.instruction import CausalLMModel
 
-    seen = [lang for lang, role in languages.items() if role in SEEN_ROLES]
-    corpora = {lang: _lines(world_dir, lang) for lang in languages}
-    train_text = {lang: corpora[lang][cfg.heldout_lines:] for lang in seen}
+    seen, corpora, train_text = seen_training_text(world_dir, languages, cfg.heldout_lines)
     tokenizer = _train_tokenizer("llama", cfg.vocab_size, cfg.max_position_embeddings,
                                  (line for lang in seen for line in train_text[lang]))
     torch.manual_seed(seed)

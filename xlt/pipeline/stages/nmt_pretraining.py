@@ -27,8 +27,7 @@ the same bytes (the BPE trainer breaks ties by pair ids, not hash order).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from xlt.data.world import LAYOUT, load_description
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.runner import Stage, StageContext
 from xlt.pipeline.stages import check_corpus, check_data
-from xlt.pipeline.stages.pretraining import corpus_location, world_fingerprint
+from xlt.pipeline.stages.pretraining import corpus_location, world_stage
 from xlt.schedule import Schedule
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 
@@ -170,20 +169,15 @@ def parallel_location(world_dir: Path, pair: str, split: str) -> DataLocation:
 def nmt_pretraining_stage(world_dir: str | Path, cfg: NmtPretrainingConfig | None = None, seed: int | None = None,
                           trainer: TrainerConfig | None = None) -> Stage:
     """The stage that trains the translation model of the world in ``world_dir`` (seed: the world's own)."""
-    world_dir = Path(world_dir).resolve()
-    cfg = cfg or NmtPretrainingConfig()
-    cfg.validate()
-    description = load_description(world_dir)
-    seed = int(description["seed"]) if seed is None else seed
+    return world_stage("pretrained_nmt", "pretrain-nmt", "nmt_pretraining", world_dir, cfg or NmtPretrainingConfig(),
+                       seed, trainer, _build, _check, _training_directions, version=NMT_PRETRAINING_VERSION)
+
+
+def _training_directions(world_dir: Path) -> list[Direction]:
     found = directions(world_dir)
     if not found:
         raise DataError(f"{world_dir}: the world has no supported translation pair to train on")
-    trainer = trainer or TrainerConfig(accelerator="cpu", progress_bar=False, log_every_n_steps=100)
-    spec = {"world": world_fingerprint(world_dir), "nmt_pretraining": asdict(cfg), "seed": seed,
-            "precision": trainer.precision}
-    return Stage("pretrained_nmt", f"pretrain-nmt/world-{seed}", spec,
-                 partial(_build, world_dir, found, cfg, seed, trainer),
-                 validate=partial(_check, world_dir, found), version=NMT_PRETRAINING_VERSION)
+    return found
 
 
 def _check(world_dir: Path, found: list[Direction]) -> None:

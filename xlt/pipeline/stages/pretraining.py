@@ -23,6 +23,7 @@ xfail test records it); the store builds each key once, so the runs of a seed sh
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -103,29 +104,53 @@ def corpus_location(world_dir: Path, lang: str) -> DataLocation:
     return DataLocation(path=str(world_dir / LAYOUT["corpus"].format(lang=lang)))
 
 
-def pretraining_stage(world_dir: str | Path, cfg: PretrainingConfig | None = None, seed: int | None = None,
-                      trainer: TrainerConfig | None = None) -> Stage:
-    """The stage that pretrains the encoder of the world in ``world_dir`` (seed: the world's own)."""
+def world_stage(kind: str, name: str, config_key: str, world_dir: str | Path, cfg: Any, seed: int | None,
+                trainer: TrainerConfig | None, build: Callable[..., dict[str, Any]],
+                check: Callable[[Path, Any], None], subjects: Callable[[Path], Any], version: int) -> Stage:
+    """A stage that trains one of the world's models from its files (the encoder, the translation model, the
+    causal LM): ``cfg`` validated, the seed the world's own unless given, keyed by the world's content, the
+    configuration (under ``config_key``), the seed and the precision. ``subjects(world_dir)`` names what it
+    trains on (e.g. the languages and their roles), handed to ``build(world_dir, subjects, cfg, seed, trainer,
+    ctx)`` and ``check(world_dir, subjects)``."""
     world_dir = Path(world_dir).resolve()
-    cfg = cfg or PretrainingConfig()
     cfg.validate()
     description = load_description(world_dir)
     seed = int(description["seed"]) if seed is None else seed
+    found = subjects(world_dir)
+    trainer = trainer or TrainerConfig(accelerator="cpu", progress_bar=False, log_every_n_steps=100)
+    spec = {"world": world_fingerprint(world_dir), config_key: asdict(cfg), "seed": seed,
+            "precision": trainer.precision}
+    return Stage(kind, f"{name}/world-{seed}", spec, partial(build, world_dir, found, cfg, seed, trainer),
+                 validate=partial(check, world_dir, found), version=version)
+
+
+def seen_world_languages(world_dir: Path) -> dict[str, str]:
+    """:func:`world_languages`, refusing a world without a seen language to pretrain on."""
     languages = world_languages(world_dir)
     if not any(role in SEEN_ROLES for role in languages.values()):
         raise DataError(f"{world_dir}: the world has no seen (high- or low-resource) language to pretrain on")
-    trainer = trainer or TrainerConfig(accelerator="cpu", progress_bar=False, log_every_n_steps=100)
-    spec = {"world": world_fingerprint(world_dir), "pretraining": asdict(cfg), "seed": seed,
-            "precision": trainer.precision}
-    return Stage("pretrained_model", f"pretrain/world-{seed}", spec,
-                 partial(_build, world_dir, languages, cfg, seed, trainer),
-                 validate=partial(_check, world_dir, languages),
-                 version=2)  # 2: deterministic WordPiece ids (xlt.models.tiny._train_wordpiece)
+    return languages
 
 
-def _check(world_dir: Path, languages: dict[str, str]) -> None:
+def pretraining_stage(world_dir: str | Path, cfg: PretrainingConfig | None = None, seed: int | None = None,
+                      trainer: TrainerConfig | None = None) -> Stage:
+    """The stage that pretrains the encoder of the world in ``world_dir`` (seed: the world's own)."""
+    return world_stage("pretrained_model", "pretrain", "pretraining", world_dir, cfg or PretrainingConfig(), seed,
+                       trainer, _build, check_corpora, seen_world_languages,
+                       version=2)  # 2: deterministic WordPiece ids (xlt.models.tiny._train_wordpiece)
+
+
+def check_corpora(world_dir: Path, languages: dict[str, str]) -> None:
     for lang in languages:
         check_corpus(corpus_location(world_dir, lang), f"world corpus ({lang})")
+
+
+def seen_training_text(world_dir: Path, languages: dict[str, str], heldout_lines: int
+                       ) -> tuple[list[str], dict[str, list[str]], dict[str, list[str]]]:
+    """(the seen languages, every language's corpus lines, the seen languages' lines after the held-out ones)."""
+    seen = [lang for lang, role in languages.items() if role in SEEN_ROLES]
+    corpora = {lang: _lines(world_dir, lang) for lang in languages}
+    return seen, corpora, {lang: corpora[lang][heldout_lines:] for lang in seen}
 
 
 def _lines(world_dir: Path, lang: str) -> list[str]:
@@ -139,9 +164,7 @@ def _build(world_dir: Path, languages: dict[str, str], cfg: PretrainingConfig, s
 
     from xlt.models.tiny import _model_config, _train_tokenizer
 
-    seen = [lang for lang, role in languages.items() if role in SEEN_ROLES]
-    corpora = {lang: _lines(world_dir, lang) for lang in languages}
-    train_text = {lang: corpora[lang][cfg.heldout_lines:] for lang in seen}
+    seen, corpora, train_text = seen_training_text(world_dir, languages, cfg.heldout_lines)
     tokenizer = _train_tokenizer(cfg.architecture, cfg.vocab_size, cfg.max_position_embeddings,
                                  (line for lang in seen for line in train_text[lang]))
     sizes = {key: getattr(cfg, key) for key in ("hidden_size", "num_hidden_layers", "num_attention_heads",
