@@ -220,3 +220,17 @@ def test_the_chapter_7_experiment_runs_on_a_tiny_world(tmp_path, cache_dir, monk
     a, b = entry.measure(results)
     assert 0 <= a <= 100 and 0 <= b <= 100
     assert json.loads((tmp_path / "run-lora/results.json").read_text())["experiment"] == "spiel_alpaca"
+
+
+def test_instruction_tuning_under_the_encoders_world_profile_is_refused_in_one_line(world, tmp_path):
+    """+world=synthetic loads the world's encoder (BERT-shaped): an instruction task would load it as a causal LM
+    with a random output layer. Refused before anything runs, pointing at +world=synthetic_lm."""
+    from helpers import compose_config
+
+    from xlt.errors import ConfigError
+    from xlt.pipeline.experiment import Experiment
+
+    cfg = compose_config(["+experiment=spiel_alpaca", "+world=synthetic", "seed=0", f"paths.world={world}"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^model.architecture=bert: task.family=instruction tunes a causal LM, "
+                                          r"not an encoder; on the synthetic world use \+world=synthetic_lm$"):
+        Experiment(cfg, tmp_path / "run")

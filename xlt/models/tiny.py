@@ -28,6 +28,8 @@ DEFAULT_SIZES: dict[str, Any] = {
 OPTIONAL_SIZES = ("dropout",)
 BUILD_VERSION = 1
 NMT_ARCHITECTURES = ("m2m_100",)  # NLLB-200's model_type; built by xlt.models.nmt
+# Encoder-only model types (masked LMs): no causal LM head, so no instruction tuning on them.
+ENCODER_ARCHITECTURES = ("bert", "distilbert", "roberta", "xlm-roberta", "deberta-v2")
 # Per-architecture builder revisions (only in the cache key of that architecture's models):
 # llama 2 adds <s> at the start of every sequence, as the real Llama tokenizer does; deberta-v2 1 has
 # mDeBERTa's tokenizer ([PAD] [CLS] [SEP] [UNK] first, [MASK] added last) and relative attention.

@@ -56,6 +56,8 @@ class Experiment:
         self.profile: str | None = plain.get("profile")
         self.model = parse(ModelConfig, plain["model"], "model")
         self.model.validate()
+        self.task_cfg: dict[str, Any] = plain["task"]
+        self._check_model_fits_task()
         self.trainer = parse(TrainerConfig, plain.get("trainer"), "trainer")
         self.logger = parse(LoggerConfig, plain.get("logger"), "logger")
         self.paths = parse(PathsConfig, plain["paths"], "paths")
@@ -64,13 +66,22 @@ class Experiment:
         self.data: DataConfig = parse_data_config(data)
         self.lang_module = parse_module_config(plain["lang_module"], "lang_module")
         self.task_module = parse_module_config(plain["task_module"], "task_module")
-        self.task_cfg: dict[str, Any] = plain["task"]
         family = build_task(self.task_cfg, tokenizer=None)  # validate the task config before any training
         self._check_task_module(getattr(family, "schedule", None))
         self.recipe_cfg: dict[str, Any] = plain["recipe"]
         self.store = ArtifactStore(self.paths.artifacts)
         self._tokenizers: dict[str, Any] = {}
         self._base_hashes: dict[str, str] = {}
+
+    def _check_model_fits_task(self) -> None:
+        """An instruction task trains a causal LM: an encoder (e.g. the synthetic world's, under
+        ``+world=synthetic`` instead of ``+world=synthetic_lm``) would be loaded as one with a random head."""
+        from xlt.models.tiny import ENCODER_ARCHITECTURES
+
+        if self.task_cfg.get("family") == "instruction" and self.model.architecture in ENCODER_ARCHITECTURES:
+            hint = "; on the synthetic world use +world=synthetic_lm" if self.profile == "world_synthetic" else ""
+            raise ConfigError(f"model.architecture={self.model.architecture}: task.family=instruction tunes a causal "
+                              f"LM, not an encoder{hint}")
 
     def _check_task_module(self, schedule: Schedule | None) -> None:
         """What a task module's config may not say: it trains with the task's schedule (``task.train``),
