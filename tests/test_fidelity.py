@@ -10,8 +10,9 @@ import pytest
 from xlt.report.findings import FINDINGS, Finding, Outcome, table
 
 
-def _finding(at_least: bool = False) -> Finding:
-    return Finding("demo", 4, "a > b", "thesis 1 vs 2", {}, lambda r: (0.0, 0.0), ("A", "B"), at_least=at_least)
+def _finding(at_least: bool = False, chance: float | None = None) -> Finding:
+    return Finding("demo", 4, "a > b", "thesis 1 vs 2", {}, lambda r: (0.0, 0.0), ("A", "B"), at_least=at_least,
+                   chance=chance)
 
 
 def test_registry_holds_the_chapter_3_4_7_findings():
@@ -33,6 +34,11 @@ def test_verdict_needs_a_gap_larger_than_the_pooled_std():
     # a >= b: holds unless b is ahead by more than the pooled std
     assert Outcome(_finding(at_least=True), a=[60.0, 61.0, 62.0], b=[60.5, 61.5, 62.5]).verdict == "holds"
     assert Outcome(_finding(at_least=True), a=[50.0, 51.0, 52.0], b=[60.0, 61.0, 62.0]).verdict == "does not hold"
+    # two models that learned nothing do not "match": with a chance score, both near it decide nothing
+    at_chance = _finding(at_least=True, chance=100 / 3)
+    assert Outcome(at_chance, a=[100 / 3] * 3, b=[100 / 3] * 3).verdict == "uninformative (both at chance)"
+    assert Outcome(at_chance, a=[33.0, 34.0, 35.0], b=[33.0, 33.5, 34.0]).verdict == "uninformative (both at chance)"
+    assert Outcome(at_chance, a=[39.0, 40.0, 41.0], b=[33.0, 33.5, 34.0]).verdict == "holds"
     failed = Outcome(_finding(), error="ConfigError: boom")
     assert failed.verdict == "not measured"
     text = table([Outcome(_finding(), a=[60.0, 62.0, 64.0], b=[50.0, 52.0, 54.0]), failed], [0, 1, 2])

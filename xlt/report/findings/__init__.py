@@ -10,7 +10,9 @@ Every run of a seed shares the seed's world, encoder and artifact store, so stag
 Over the seeds (each seed its own world, encoder and fine-tuning seed), a finding *holds* when
 ``mean(a) - mean(b)`` exceeds the pooled standard deviation ``sqrt((std(a)^2 + std(b)^2) / 2)`` (sample
 standard deviations; with one seed nothing is decided); a claim ``a >= b`` holds unless ``b`` beats ``a`` by
-more than it. The table prints the thesis's figures beside ours.
+more than it. A finding that names its ``chance`` score is "uninformative" when neither side beats chance by more
+than the pooled standard deviation: two models that learned nothing would otherwise "match". The table prints
+the thesis's figures beside ours.
 
 Findings register themselves in :data:`FINDINGS` from the modules of this package, one per chapter
 (``chapter3.py``, ``chapter4.py``, ``chapter5.py``: BiStil, ``chapter6.py``: few-shot and translate-train,
@@ -60,6 +62,7 @@ class Finding:
     base: list[str] = field(default_factory=lambda: list(WORLD_FINDINGS_BASE))  # experiment + world profile
     at_least: bool = False  # a claim "a >= b": holds unless b beats a by more than the pooled std
     world_lm: bool = False  # its runs need the world's causal LM and instruction data (chapter 7)
+    chance: float | None = None  # what a model that learned nothing scores (e.g. 100/3 for 3 balanced answers)
 
 
 FINDINGS: Registry[Finding] = Registry("finding", "xlt.report.findings", "finding")
@@ -101,7 +104,10 @@ class Outcome:
             return "not measured"
         if len(self.a) < 2:
             return "n/a (1 seed)"
-        gap = statistics.fmean(self.a) - statistics.fmean(self.b)
+        mean_a, mean_b = statistics.fmean(self.a), statistics.fmean(self.b)
+        if self.finding.chance is not None and max(mean_a, mean_b) - self.finding.chance <= self.pooled_std:
+            return "uninformative (both at chance)"  # "a >= b" would hold between two models that learned nothing
+        gap = mean_a - mean_b
         holds = gap >= -self.pooled_std if self.finding.at_least else gap > self.pooled_std
         return "holds" if holds else "does not hold"
 
