@@ -86,8 +86,17 @@ iterated unsorted, and files are written with fixed formatting, so a seed gives 
 from xlt.data.world.languages import LANGUAGES, PIVOT, Language, LanguageDesign
 from xlt.data.world.params import Syntax
 from xlt.data.world.typology import FEATURES, typology_vector, uriel_table, write_uriel_directory
-from xlt.data.world.world import LAYOUT, SIZE_PRESETS, Sizes, World, build_world, load_description, write_world
+from xlt.data.world.world import (
+    LAYOUT,
+    SIZE_PRESETS,
+    Sizes,
+    World,
+    build_world,
+    load_description,
+    world_fingerprint,
+    write_world,
+)
 
 __all__ = ["FEATURES", "LANGUAGES", "LAYOUT", "PIVOT", "SIZE_PRESETS", "Language", "LanguageDesign", "Sizes",
            "Syntax", "World", "build_world", "load_description", "typology_vector", "uriel_table",
-           "write_uriel_directory", "write_world"]
+           "write_uriel_directory", "world_fingerprint", "write_world"]

@@ -38,7 +38,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from xlt.data.world.world import LAYOUT, load_description
+from xlt.data.world.world import LAYOUT, load_description, world_fingerprint
 from xlt.errors import DataError
 
 FORMAT = "xlt-world-instruct/1"
@@ -97,7 +97,6 @@ def multiple_choice_rows(world_dir: str | Path, split: str) -> list[dict[str, An
 
 def write_instruction_data(world_dir: str | Path, out_dir: str | Path) -> Path:
     """Write the instruction data of the world in ``world_dir`` to ``out_dir`` (replaced if there)."""
-    from xlt.pipeline.stages.pretraining import world_fingerprint
 
     world_dir, out_dir = Path(world_dir), Path(out_dir)
     fingerprint = world_fingerprint(world_dir)
@@ -125,7 +124,6 @@ def write_instruction_data(world_dir: str | Path, out_dir: str | Path) -> Path:
 
 def instruction_data_current(world_dir: str | Path, out_dir: str | Path) -> bool:
     """Whether ``out_dir`` holds this module's instruction data of the world in ``world_dir``."""
-    from xlt.pipeline.stages.pretraining import world_fingerprint
 
     path = Path(out_dir) / "instruct.json"
     if not path.is_file():

@@ -359,3 +359,9 @@ def load_description(directory: str | Path) -> dict:
     if description.get("format") != FORMAT:
         raise DataError(f"{path}: format {description.get('format')!r}, expected {FORMAT!r}")
     return description
+
+
+def world_fingerprint(directory: str | Path) -> str:
+    """The world's content: the hash of its ``world.json`` (which records every file's sha256)."""
+    load_description(directory)
+    return hashlib.sha256((Path(directory) / "world.json").read_bytes()).hexdigest()[:32]

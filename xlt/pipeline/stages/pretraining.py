@@ -22,7 +22,6 @@ xfail test records it); the store builds each key once, so the runs of a seed sh
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -34,7 +33,7 @@ import torch
 from xlt.config import check_number
 from xlt.data.blocks import MLMConfig
 from xlt.data.locations import DataLocation
-from xlt.data.world import LAYOUT, load_description
+from xlt.data.world import LAYOUT, load_description, world_fingerprint
 from xlt.errors import ConfigError, DataError
 from xlt.models.loading import ModelConfig
 from xlt.pipeline.runner import Stage, StageContext
@@ -87,12 +86,6 @@ class PretrainingConfig:
     def schedule(self) -> Schedule:
         return Schedule(lr=self.lr, batch_size=self.batch_size, max_steps=self.steps, min_steps=self.steps,
                         warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay, select_best=False)
-
-
-def world_fingerprint(world_dir: Path) -> str:
-    """The world's content: the hash of its ``world.json`` (which records every file's sha256)."""
-    load_description(world_dir)
-    return hashlib.sha256((world_dir / "world.json").read_bytes()).hexdigest()[:32]
 
 
 def world_languages(world_dir: Path) -> dict[str, str]:
