@@ -44,15 +44,20 @@ import torch
 from xlt.config import check_number
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.runner import Stage, StageContext
-from xlt.pipeline.stages.pretraining import check_corpora, seen_training_text, seen_world_languages, world_stage
-from xlt.schedule import Schedule
+from xlt.pipeline.stages.pretraining import (
+    FixedStepTraining,
+    check_corpora,
+    seen_training_text,
+    seen_world_languages,
+    world_stage,
+)
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 
 LM_PRETRAINING_VERSION = 1
 
 
 @dataclass
-class LmPretrainingConfig:
+class LmPretrainingConfig(FixedStepTraining):
     """Shape and schedule of the world's causal LM (``lm_pretraining.<key>``; rationale: module docstring).
 
     About 0.79M body parameters (the encoder's 0.65M plus Llama's gated feed-forward) and 0.26M in each of the
@@ -73,23 +78,17 @@ class LmPretrainingConfig:
     heldout_lines: int = 200  # the first N sentences of every corpus: held out, the loss of every language
 
     def validate(self, where: str = "lm_pretraining") -> None:
-        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "steps",
-                     "batch_size", "heldout_lines"):
+        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "heldout_lines"):
             check_number(getattr(self, name), f"{where}.{name}", minimum=1, integer=True)
+        self.check_schedule(where)
         check_number(self.vocab_size, f"{where}.vocab_size", minimum=300, integer=True)
         check_number(self.block_size, f"{where}.block_size", minimum=8, integer=True)
         check_number(self.max_position_embeddings, f"{where}.max_position_embeddings", minimum=self.block_size,
                      integer=True)
-        check_number(self.lr, f"{where}.lr", above=0)
-        check_number(self.warmup_ratio, f"{where}.warmup_ratio", minimum=0, maximum=1)
-        check_number(self.weight_decay, f"{where}.weight_decay", minimum=0)
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(f"{where}.hidden_size={self.hidden_size}: not a multiple of num_attention_heads="
                               f"{self.num_attention_heads}")
 
-    def schedule(self) -> Schedule:
-        return Schedule(lr=self.lr, batch_size=self.batch_size, max_steps=self.steps, min_steps=self.steps,
-                        warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay, select_best=False)
 
     def sizes(self) -> dict[str, Any]:
         """:func:`xlt.models.tiny._model_config`'s sizes."""

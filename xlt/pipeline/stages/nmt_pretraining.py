@@ -39,8 +39,7 @@ from xlt.data.world import LAYOUT, load_description
 from xlt.errors import ConfigError, DataError
 from xlt.pipeline.runner import Stage, StageContext
 from xlt.pipeline.stages import check_corpus, check_data
-from xlt.pipeline.stages.pretraining import corpus_location, world_stage
-from xlt.schedule import Schedule
+from xlt.pipeline.stages.pretraining import FixedStepTraining, corpus_location, world_stage
 from xlt.training.fit import Fitter, LoggerConfig, TrainerConfig
 
 NMT_PRETRAINING_VERSION = 2  # 2: the world's whole alphabet in the vocabulary (world_alphabet)
@@ -63,7 +62,7 @@ def world_alphabet() -> list[str]:
 
 
 @dataclass
-class NmtPretrainingConfig:
+class NmtPretrainingConfig(FixedStepTraining):
     """Shape and schedule of the world's translation model (``nmt_pretraining.<key>``).
 
     Shape: a little larger than the smoke stand-in (:data:`xlt.models.nmt.TINY_NMT_SIZES`, d_model 64, 2+2
@@ -95,23 +94,17 @@ class NmtPretrainingConfig:
     eval_max_length: int = 64  # decoder tokens of a held-out translation
 
     def validate(self, where: str = "nmt_pretraining") -> None:
-        for name in ("d_model", "encoder_layers", "decoder_layers", "attention_heads", "ffn_dim", "steps",
-                     "batch_size", "eval_pairs"):
+        for name in ("d_model", "encoder_layers", "decoder_layers", "attention_heads", "ffn_dim", "eval_pairs"):
             check_number(getattr(self, name), f"{where}.{name}", minimum=1, integer=True)
         check_number(self.vocab_size, f"{where}.vocab_size", minimum=100, integer=True)
         check_number(self.max_length, f"{where}.max_length", minimum=8, integer=True)
         check_number(self.eval_max_length, f"{where}.eval_max_length", minimum=4, integer=True)
         check_number(self.dropout, f"{where}.dropout", minimum=0, maximum=0.9)
-        check_number(self.lr, f"{where}.lr", above=0)
-        check_number(self.warmup_ratio, f"{where}.warmup_ratio", minimum=0, maximum=1)
-        check_number(self.weight_decay, f"{where}.weight_decay", minimum=0)
+        self.check_schedule(where)
         if self.d_model % self.attention_heads:
             raise ConfigError(f"{where}.d_model={self.d_model}: not a multiple of attention_heads="
                               f"{self.attention_heads}")
 
-    def schedule(self) -> Schedule:
-        return Schedule(lr=self.lr, batch_size=self.batch_size, max_steps=self.steps, min_steps=self.steps,
-                        warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay, select_best=False)
 
     def sizes(self, seed: int) -> dict[str, Any]:
         """The :func:`xlt.models.nmt.build_tiny_nmt` sizes (the random initialisation drawn from ``seed``)."""

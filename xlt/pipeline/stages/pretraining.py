@@ -46,8 +46,31 @@ SEEN_ROLES = ("high", "low")  # a world language's ``mmt`` role: in the encoder'
 ARCHITECTURES = ("bert", "xlm-roberta")
 
 
+class FixedStepTraining:
+    """What the world's model stages share: exactly ``steps`` steps of ``batch_size`` at peak rate ``lr`` with a
+    ``warmup_ratio`` warm-up, linear decay and ``weight_decay``, the final state kept (no validation to select
+    on). Mixed into their config dataclasses, which hold those fields."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    warmup_ratio: float
+    weight_decay: float
+
+    def check_schedule(self, where: str) -> None:
+        for name in ("steps", "batch_size"):
+            check_number(getattr(self, name), f"{where}.{name}", minimum=1, integer=True)
+        check_number(self.lr, f"{where}.lr", above=0)
+        check_number(self.warmup_ratio, f"{where}.warmup_ratio", minimum=0, maximum=1)
+        check_number(self.weight_decay, f"{where}.weight_decay", minimum=0)
+
+    def schedule(self) -> Schedule:
+        return Schedule(lr=self.lr, batch_size=self.batch_size, max_steps=self.steps, min_steps=self.steps,
+                        warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay, select_best=False)
+
+
 @dataclass
-class PretrainingConfig:
+class PretrainingConfig(FixedStepTraining):
     """Shape and schedule of the world's encoder. The shape is the feasibility prototype's (4 layers of
     128, 0.65M body parameters; ../shared/notes/synthetic-world-feasibility.md), whose MLM loss levelled
     off after about 2M tokens; the schedule gives it about 3M (steps x batch x block)."""
@@ -71,21 +94,17 @@ class PretrainingConfig:
     def validate(self, where: str = "pretraining") -> None:
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"{where}.architecture={self.architecture!r}: expected one of {list(ARCHITECTURES)}")
-        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "steps",
-                     "batch_size", "heldout_lines"):
+        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "heldout_lines"):
             check_number(getattr(self, name), f"{where}.{name}", minimum=1, integer=True)
+        self.check_schedule(where)
         check_number(self.vocab_size, f"{where}.vocab_size", minimum=100, integer=True)
         check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
         check_number(self.max_position_embeddings, f"{where}.max_position_embeddings", minimum=self.max_seq_length,
                      integer=True)
-        check_number(self.lr, f"{where}.lr", above=0)
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(f"{where}.hidden_size={self.hidden_size}: not a multiple of num_attention_heads="
                               f"{self.num_attention_heads}")
 
-    def schedule(self) -> Schedule:
-        return Schedule(lr=self.lr, batch_size=self.batch_size, max_steps=self.steps, min_steps=self.steps,
-                        warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay, select_best=False)
 
 
 def world_languages(world_dir: Path) -> dict[str, str]:
