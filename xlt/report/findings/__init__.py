@@ -78,6 +78,12 @@ def mean_metric(results: Mapping[str, Any], languages: Sequence[str]) -> float:
     return 100 * statistics.fmean(results["languages"][lang][metric] for lang in languages)
 
 
+def run_means(a: str, b: str, languages: Sequence[str]
+              ) -> Callable[[Mapping[str, dict[str, Any]]], tuple[float, float]]:
+    """The measure of most findings: the primary metric of runs ``a`` and ``b``, each averaged over ``languages``."""
+    return lambda results: (mean_metric(results[a], languages), mean_metric(results[b], languages))
+
+
 def target_list(languages: Sequence[str]) -> str:
     return f"data.targets=[{','.join(languages)}]"
 

@@ -3,7 +3,7 @@ alone on languages the encoder never saw (POS, task adapter trained on qma)."""
 
 from __future__ import annotations
 
-from xlt.report.findings import OTHER_ORDERS, UNSEEN_SVO, Finding, finding, mean_metric, target_list
+from xlt.report.findings import OTHER_ORDERS, UNSEEN_SVO, Finding, finding, run_means, target_list
 
 UNSEEN = [*UNSEEN_SVO, *OTHER_ORDERS]
 # MAD-G's generator trains on the six seen languages' corpora (MLM, §3.3.3) and generates an adapter for
@@ -18,5 +18,5 @@ finding(Finding(
     "NER 60.7 vs 52.3 (Table 3.3); POS unseen-genus 34.0 vs 33.4 (Table 3.2)",
     {"madg": [target_list(UNSEEN), *WORLD_CORPUS],
      "ta_only": [target_list(UNSEEN), *WORLD_CORPUS, "recipe.protocol=ta_only"]},
-    lambda r: (mean_metric(r["madg"], UNSEEN), mean_metric(r["ta_only"], UNSEEN)), ("MAD-G", "TA-only"),
+    run_means("madg", "ta_only", UNSEEN), ("MAD-G", "TA-only"),
     base=MADG))

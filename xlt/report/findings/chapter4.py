@@ -4,7 +4,17 @@ composition beats dense; multi-source task training beats single-source."""
 
 from __future__ import annotations
 
-from xlt.report.findings import OTHER_ORDERS, SEEN_LOW, TARGETS, UNSEEN_SVO, Finding, finding, mean_metric, target_list
+from xlt.report.findings import (
+    OTHER_ORDERS,
+    SEEN_LOW,
+    TARGETS,
+    UNSEEN_SVO,
+    Finding,
+    finding,
+    mean_metric,
+    run_means,
+    target_list,
+)
 
 ZS_LA = [target_list(TARGETS)]  # LT-SFT language and task modules composed (Algorithm 1)
 ZS = [target_list(TARGETS), "recipe.protocol=ta_only_at_inference"]  # the same task module, no language module
@@ -19,7 +29,7 @@ finding(Finding(
     "la_helps", 4, "language adaptation helps: ZS-LA > ZS",
     "POS 71.1 vs 51.3 (Table 4.2, LT-SFT vs LT-SFT TA-only); ZS vs ZS - LA: +6-13 (Table 6.3)",
     {"zs_la": ZS_LA, "zs": ZS},
-    lambda r: (mean_metric(r["zs_la"], TARGETS), mean_metric(r["zs"], TARGETS)), ("ZS-LA", "ZS")))
+    run_means("zs_la", "zs", TARGETS), ("ZS-LA", "ZS")))
 
 finding(Finding(
     "la_helps_unseen_most", 4, "LA gain: unseen > seen low-resource",
@@ -31,13 +41,13 @@ finding(Finding(
     "ltsft_beats_rand_sft", 4, "LT-SFT > rand-SFT at equal K",
     "POS 71.1 vs 69.2, DP LAS 37.8 vs 33.9 (Table 4.2, Figure 4.2)",
     {"ltsft": ZS_LA, "rand_sft": [target_list(UNSEEN_SVO), "lang_module=rand_sft", "task_module=rand_sft"]},
-    lambda r: (mean_metric(r["ltsft"], UNSEEN_SVO), mean_metric(r["rand_sft"], UNSEEN_SVO)), ("LT-SFT", "rand-SFT")))
+    run_means("ltsft", "rand_sft", UNSEEN_SVO), ("LT-SFT", "rand-SFT")))
 
 finding(Finding(
     "ltsft_beats_bitfit", 4, "LT-SFT > BitFit",
     "POS 71.1 vs 58.1, NLI 51.4 vs 38.3 (Table 4.2)",
     {"ltsft": ZS_LA, "bitfit": [target_list(UNSEEN_SVO), "lang_module=bitfit", "task_module=bitfit"]},
-    lambda r: (mean_metric(r["ltsft"], UNSEEN_SVO), mean_metric(r["bitfit"], UNSEEN_SVO)), ("LT-SFT", "BitFit")))
+    run_means("ltsft", "bitfit", UNSEEN_SVO), ("LT-SFT", "BitFit")))
 
 finding(Finding(
     "sparse_beats_dense", 4, "task + language SFTs at density <= 30% > at 100%",
@@ -45,10 +55,10 @@ finding(Finding(
     {"sparse": ZS_LA,
      "dense": [target_list(UNSEEN_SVO), "lang_module.num_trainable=null", "lang_module.density=1.0",
                "task_module.num_trainable=null", "task_module.density=1.0"]},
-    lambda r: (mean_metric(r["sparse"], UNSEEN_SVO), mean_metric(r["dense"], UNSEEN_SVO)), ("thesis K", "100%")))
+    run_means("sparse", "dense", UNSEEN_SVO), ("thesis K", "100%")))
 
 finding(Finding(
     "multi_source", 4, "multi-source > single-source task training",
     "DP UAS 64.3 vs 57.1, LAS 47.6 vs 37.8, NLI 53.1 vs 51.4 (Table 4.4)",
     {"single": ZS_LA, "multi": [target_list(UNSEEN), "data=world_pos_multisource"]},
-    lambda r: (mean_metric(r["multi"], UNSEEN), mean_metric(r["single"], UNSEEN)), ("multi", "single")))
+    run_means("multi", "single", UNSEEN), ("multi", "single")))

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xlt.report.findings import Finding, finding, mean_metric, target_list
+from xlt.report.findings import Finding, finding, run_means, target_list
 
 BISTIL = ["+experiment=bistil_ud_dp", "+world=synthetic"]
 SEEN_LOW, UNSEEN = "qmb", "qmc"
@@ -64,14 +64,14 @@ finding(Finding(
     "bistil_tf_beats_st", 5, "BiStil-TF > BiStil-ST",
     "DP LAS 36.5 vs 35.6 (Table 5.3, LRF 2); NER F1 71.3 vs 69.8 (Table 5.4)",
     {"tf": TF, "st": ST},
-    lambda r: (mean_metric(r["tf"], TARGETS), mean_metric(r["st"], TARGETS)), ("BiStil-TF", "BiStil-ST"),
+    run_means("tf", "st", TARGETS), ("BiStil-TF", "BiStil-ST"),
     base=BISTIL))
 
 finding(Finding(
     "bistil_st_beats_scratch", 5, "BiStil-ST > Scratch",
     "DP LAS 35.6 vs 11.0 (Table 5.3, LRF 2)",
     {"st": ST, "scratch": SCRATCH},
-    lambda r: (mean_metric(r["st"], TARGETS), mean_metric(r["scratch"], TARGETS)), ("BiStil-ST", "Scratch"),
+    run_means("st", "scratch", TARGETS), ("BiStil-ST", "Scratch"),
     base=BISTIL))
 
 finding(Finding(

@@ -37,7 +37,7 @@ what is compared is what the data teaches in the same number of steps.
 
 from __future__ import annotations
 
-from xlt.report.findings import OTHER_ORDERS, UNSEEN_SVO, Finding, finding, mean_metric, target_list
+from xlt.report.findings import OTHER_ORDERS, UNSEEN_SVO, Finding, finding, run_means, target_list
 
 HOLISTIC = ["+experiment=holistic_nusax", "+world=synthetic"]  # SA on the world (data=world_sa)
 TARGETS = [*UNSEEN_SVO, *OTHER_ORDERS]  # the five unseen targets of chapter 4's findings
@@ -50,13 +50,13 @@ finding(Finding(
     "few_shot_helps", 6, "few-shot helps: FS > ZS",
     "SA F1 83.76 vs 77.97, NLI 55.01 vs 50.75 (Table 6.3, SFT; adapters 80.64 vs 74.69, 51.08 vs 47.77)",
     {"fs": FS, "zs": ZS},
-    lambda r: (mean_metric(r["fs"], TARGETS), mean_metric(r["zs"], TARGETS)), ("FS", "ZS"), base=HOLISTIC))
+    run_means("fs", "zs", TARGETS), ("FS", "ZS"), base=HOLISTIC))
 
 finding(Finding(
     "upsampling_helps", 6, "upsampling the shots helps: FS > FS - UPSAMPLE",
     "SA F1 83.76 vs 83.18, NLI 55.01 vs 52.60 (Table 6.3, SFT; adapters 80.64 vs 76.78, 51.08 vs 48.27)",
     {"fs": FS, "fs_upsample": FS_NO_UPSAMPLING},
-    lambda r: (mean_metric(r["fs"], TARGETS), mean_metric(r["fs_upsample"], TARGETS)), ("FS", "FS - UPSAMPLE"),
+    run_means("fs", "fs_upsample", TARGETS), ("FS", "FS - UPSAMPLE"),
     base=HOLISTIC))
 
 TTRAIN_ALL = [target_list(TARGETS), "recipe.configuration=ttrain_all"]
@@ -66,12 +66,12 @@ finding(Finding(
     "translate_train_helps", 6, "translate-train helps: TTRAIN-ALL > ZS",
     "SA F1 83.39 vs 77.97, NLI 60.81 vs 50.75 (Table 6.2, SFT; adapters 81.11 vs 74.69, 58.44 vs 47.77)",
     {"ttrain_all": TTRAIN_ALL, "zs": ZS},
-    lambda r: (mean_metric(r["ttrain_all"], TARGETS), mean_metric(r["zs"], TARGETS)), ("TTRAIN-ALL", "ZS"),
+    run_means("ttrain_all", "zs", TARGETS), ("TTRAIN-ALL", "ZS"),
     base=HOLISTIC))
 
 finding(Finding(
     "shots_add_to_translations", 6, "FS + TTRAIN-ALL >= TTRAIN-ALL",
     "SA F1 84.81 vs 83.39, NLI 62.02 vs 60.81 (Table 6.2, SFT; adapters 82.40 vs 81.11, 59.33 vs 58.44)",
     {"fs_ttrain_all": FS_TTRAIN_ALL, "ttrain_all": TTRAIN_ALL},
-    lambda r: (mean_metric(r["fs_ttrain_all"], TARGETS), mean_metric(r["ttrain_all"], TARGETS)),
+    run_means("fs_ttrain_all", "ttrain_all", TARGETS),
     ("FS + TTRAIN-ALL", "TTRAIN-ALL"), at_least=True, base=HOLISTIC))

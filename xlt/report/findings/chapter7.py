@@ -36,7 +36,7 @@ questions made from their test sets, 600 questions, zero-shot in the chat format
 
 from __future__ import annotations
 
-from xlt.report.findings import Finding, finding, mean_metric, target_list
+from xlt.report.findings import Finding, finding, run_means, target_list
 
 SOURCE = ["qma"]
 RANK = 8  # 7,168 LoRA parameters per rank over the encoder's 4 blocks: about 57K, a tenth of its body
@@ -47,7 +47,7 @@ finding(Finding(
     {"spiel_ag": [target_list(SOURCE), "recipe.protocol=ta_only", "task_module=spiel_ag", f"task_module.rank={RANK}",
                   "task.train.weight_decay=0"],
      "lora": [target_list(SOURCE), "recipe.protocol=ta_only", "task_module=lora", f"task_module.rank={RANK}"]},
-    lambda r: (mean_metric(r["spiel_ag"], SOURCE), mean_metric(r["lora"], SOURCE)), ("SpIEL-AG", "LoRA"),
+    run_means("spiel_ag", "lora", SOURCE), ("SpIEL-AG", "LoRA"),
     at_least=True, base=["task=pos", "+world=synthetic"]))  # no experiment: ltsft_ud_pos sets LT-SFT's phases
 
 LM_BASE = ["+experiment=spiel_alpaca", "+world=synthetic_lm"]  # instruction tuning of the world's causal LM
@@ -61,5 +61,5 @@ LM_RUNS = {
 finding(Finding(
     "spiel_ag_vs_lora_lm", 7, "SpIEL-AG >= LoRA at equal trainable parameters (instruction-tuned LM)",
     THESIS_TABLE_7_2, LM_RUNS,
-    lambda r: (mean_metric(r["spiel_ag"], LM_SETS), mean_metric(r["lora"], LM_SETS)), ("SpIEL-AG", "LoRA"),
+    run_means("spiel_ag", "lora", LM_SETS), ("SpIEL-AG", "LoRA"),
     at_least=True, base=LM_BASE, world_lm=True, chance=100 / 3))  # 3 answers per question, each a third of them
