@@ -1,14 +1,16 @@
 """The thesis's findings on the synthetic world, over seeds, as one table (issue 15, item 5; ``make fidelity``).
 
-    python benchmarks/fidelity.py [--seeds 0 1 2] [--findings NAME ...] [--root DIR] [--threads 1] [--jobs 1]
-                                  [--list]
+    python benchmarks/fidelity.py [--seeds 0 1 2] [--findings NAME ...] [--budget hour|design] [--root DIR]
+                                  [--threads 1] [--jobs 3] [--list]
 
 Per seed: the world of that seed is written and its encoder pretrained (``ROOT/seed<N>``, shared artifact
 store ``ROOT/artifacts``: a second invocation reuses everything built), then every finding's runs go through
 the real recipes with ``+world=synthetic`` (xlt.report.findings). Prints the table (finding, thesis figures,
 ours as mean ± std over seeds, holds / does not hold by more than the pooled std) and the time each took.
 ``--jobs N`` runs up to N seeds at once, each in its own process (a seed's typology is set in its process's
-environment); the table is the same as one process's, in seed order.
+environment); the table is the same as one process's, in seed order. ``--budget`` picks the runs' step caps
+(xlt.report.findings.BUDGETS): ``hour`` (the default: a quarter of the design's, three seeds in an hour on 2
+cores with ``--jobs 3``) or ``design`` (the world profile's own).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--root", default=os.environ.get("XLT_FIDELITY_ROOT", ".cache/xlt/fidelity"),
                         help="worlds, artifacts and runs (default .cache/xlt/fidelity)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on shared cores)")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("--jobs", type=int, default=3,
                         help="seeds run at once, one process each (each uses --threads torch threads)")
+    parser.add_argument("--budget", choices=["hour", "design"], default="hour",
+                        help="the runs' step caps: a quarter of the design's (default), or the design's")
     parser.add_argument("--pretraining-steps", type=int,
                         help="encoder pretraining steps (default: PretrainingConfig's; fewer: a quick look only)")
     parser.add_argument("--list", action="store_true", help="list the registered findings and exit")
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # inherited by the processes of --jobs
-    from xlt.report.findings import FINDINGS, table
+    from xlt.report.findings import FINDINGS, default_findings, table
 
     if args.list:
         for name, entry in FINDINGS.items():
@@ -57,14 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.jobs < 1:
         sys.exit(f"--jobs {args.jobs}: expected at least 1")
-    # chapter 4 first: its findings share the language modules and the task module the others reuse
-    names = args.findings or sorted(FINDINGS.names(), key=lambda name: FINDINGS[name].chapter != 4)
+    names = args.findings or default_findings()  # chapter 4 first: the others reuse its modules
     for name in names:  # an unknown name fails here in one line, before any world or worker starts
         FINDINGS[name]
     started = time.perf_counter()
     root = Path(args.root).resolve()
     job = partial(_run_seeds, names, root=root, overrides=args.overrides, threads=args.threads,
-                  pretraining_steps=args.pretraining_steps)
+                  pretraining_steps=args.pretraining_steps, budget=args.budget)
     if args.jobs == 1 or len(args.seeds) == 1:
         outcomes = _merge(names, [job(args.seeds)])
     else:
@@ -72,17 +75,23 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = _merge(names, list(pool.map(job, [[seed] for seed in args.seeds])))
     print()
     print(table(outcomes, args.seeds))
+    from xlt.pipeline.run import git_state
+
     held = sum(o.verdict == "holds" for o in outcomes)
-    print(f"\n{held} of {len(outcomes)} findings hold; {(time.perf_counter() - started) / 60:.1f} min in all")
+    informative = sum(not o.verdict.startswith("uninformative") for o in outcomes)
+    sha, dirty = git_state()
+    print(f"\n{held} of {informative} informative findings hold; budget {args.budget}, seeds "
+          f"{' '.join(map(str, args.seeds))}, commit {(sha or 'unknown')[:7]}{' (dirty)' if dirty else ''}; "
+          f"{(time.perf_counter() - started) / 60:.1f} min in all")
     return 0
 
 
 def _run_seeds(names: list[str], seeds: list[int], root: Path, overrides: list[str], threads: int,
-               pretraining_steps: int | None) -> list:
+               pretraining_steps: int | None, budget: str = "hour") -> list:
     """Every finding over ``seeds`` in this process (in a worker of ``--jobs``: its one seed)."""
     import torch
 
-    from xlt.report.findings import run_findings
+    from xlt.report.findings import BUDGETS, run_findings
     from xlt.training.fit import quiet_libraries
 
     torch.set_num_threads(threads)
@@ -100,7 +109,8 @@ def _run_seeds(names: list[str], seeds: list[int], root: Path, overrides: list[s
         def prepare(world_root: Path, seed: int):
             return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining, lm=lm)
 
-    outcomes = run_findings(names, seeds, root, overrides, log=lambda line: print(line, flush=True), prepare=prepare)
+    outcomes = run_findings(names, seeds, root, overrides, log=lambda line: print(line, flush=True), prepare=prepare,
+                            budget=BUDGETS[budget])
     # plain values: a finding (its measure) need not pickle across processes
     return [(o.finding.name, o.a, o.b, o.seconds, o.error) for o in outcomes]
 

@@ -124,3 +124,50 @@ def test_overrides_may_follow_the_finding_names():
     assert args.findings == ["la_helps", "multi_source"]
     assert args.overrides == ["task.train.max_steps=5", "lang_module.train.max_steps=3"]
     assert fidelity.parse_args(["x=1"]).findings is None
+
+
+def test_the_design_budget_changes_no_run_and_the_hour_budget_cuts_every_cap(tmp_path):
+    """``--budget design`` composes each run's configuration without a budget (so its artifacts keep their
+    keys), but for BiStil's stage 1, which the world profile cannot set (the recipe's default is the thesis's
+    200,000 steps) and the budget sets to twice the language modules' cap (§5.4.2); ``--budget hour`` cuts the
+    three caps to a quarter of the design's and touches nothing else."""
+    from helpers import compose_config
+    from omegaconf import OmegaConf
+
+    from xlt.report.findings import BUDGETS
+
+    design, hour = BUDGETS["design"], BUDGETS["hour"]
+    assert (hour.language_steps * 4, hour.task_steps * 4) == (design.language_steps, design.task_steps)
+    assert design.distillation_steps == 1000 and hour.distillation_steps == 250
+    seen_distillation = False
+    for name, entry in FINDINGS.items():
+        for run, overrides in entry.runs.items():
+            plain = compose_config([*entry.base, *overrides, "seed=1"], tmp_path)
+            as_designed = OmegaConf.to_container(
+                compose_config([*entry.base, *overrides, "seed=1", *design.overrides(plain)], tmp_path))
+            if "distillation" in as_designed["recipe"]:
+                assert as_designed["recipe"]["distillation"]["train"]["max_steps"] == 1000
+                as_designed["recipe"]["distillation"]["train"]["max_steps"] = plain.recipe.distillation.train.max_steps
+            assert as_designed == OmegaConf.to_container(plain), (name, run)
+            capped = OmegaConf.to_container(compose_config(
+                [*entry.base, *overrides, "seed=1", *hour.overrides(plain)], tmp_path))
+            if not entry.world_lm:  # the world encoder's runs: a language-module and a task cap
+                assert capped["lang_module"]["train"]["max_steps"] == hour.language_steps, (name, run)
+            assert capped["task"]["train"]["max_steps"] == hour.task_steps, (name, run)
+            if "distillation" in capped["recipe"]:
+                seen_distillation = True
+                assert capped["recipe"]["distillation"]["train"]["max_steps"] == hour.distillation_steps
+                capped["recipe"]["distillation"]["train"]["max_steps"] = plain.recipe.distillation.train.max_steps
+            if not entry.world_lm:
+                capped["lang_module"]["train"]["max_steps"] = plain.lang_module.train.max_steps
+            capped["task"]["train"]["max_steps"] = plain.task.train.max_steps
+            assert capped == OmegaConf.to_container(plain), (name, run)  # nothing else moved
+    assert seen_distillation  # chapter 5's runs carry stage 1
+
+
+def test_the_findings_command_measures_chapter_4_first_and_not_the_uninformative_lm_finding():
+    from xlt.report.findings import default_findings
+
+    names = default_findings()
+    assert FINDINGS[names[0]].chapter == 4 and "spiel_ag_vs_lora_lm" not in names
+    assert set(names) == {name for name in FINDINGS.names() if name != "spiel_ag_vs_lora_lm"}

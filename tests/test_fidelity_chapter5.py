@@ -10,7 +10,7 @@ import pytest
 from helpers import compose_config
 from omegaconf import OmegaConf
 
-from xlt.report.findings import FINDINGS
+from xlt.report.findings import BUDGETS, FINDINGS
 
 NAMES = ("bistil_tf_beats_st", "bistil_st_beats_scratch", "bistil_student_faster")
 
@@ -35,14 +35,15 @@ def test_runs_compose_into_the_bistil_recipe_at_the_design(tmp_path, run, varian
 
     world = tmp_path / "world"
     entry = FINDINGS["bistil_st_beats_scratch" if run == "scratch" else "bistil_tf_beats_st"]
-    cfg = compose_config([*entry.base, *entry.runs[run], "seed=2", f"paths.world={world}"], tmp_path)
+    overrides = [*entry.base, *entry.runs[run], "seed=2", f"paths.world={world}"]
+    cfg = compose_config([*overrides, *BUDGETS["design"].overrides(compose_config(overrides, tmp_path))], tmp_path)
     experiment = Experiment(cfg, tmp_path / "run")
     assert experiment.model.name_or_path == str(world / "encoder") and experiment.seed == 2
     assert experiment.task_cfg["name"] == "dp" and cfg.data.name == "world_dp"
     assert list(experiment.data.targets) == ["qmb", "qmc"] and experiment.data.source_lang == "qma"
     recipe = parse(BiStilConfig, OmegaConf.to_container(cfg.recipe, resolve=True), "recipe")  # validated
     assert recipe.variant == variant and recipe.lrf == 2
-    # stage 1 = the two phases of the world's language SFTs (§5.4.2), at ten times the thesis's rate
+    # stage 1 = the two phases of the world's language SFTs (§5.4.2, the budget's), at ten times the thesis's rate
     assert recipe.distillation.train.max_steps == 2 * cfg.lang_module.train.max_steps == 1000
     assert math.isclose(recipe.distillation.train.lr, 1e-3) and recipe.distillation.train.eval_every == 100
     assert recipe.distillation.train.warmup_ratio == 0

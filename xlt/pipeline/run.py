@@ -120,7 +120,7 @@ def reproducibility_record(experiment: Experiment, overrides: list[str] | None =
     """Everything needed to reproduce a run: the resolved config and the overrides that produced it,
     the code (git SHA, dirty flag), package versions, seed, machine, SLURM job, and per artifact
     its key (hash of what produced it) and content hash (hash of its files)."""
-    sha, dirty = _git_state()
+    sha, dirty = git_state()
     versions = {}
     for package in PACKAGES:
         try:
@@ -140,7 +140,8 @@ def reproducibility_record(experiment: Experiment, overrides: list[str] | None =
             "config_hash": stable_hash(experiment.cfg), "artifacts": artifacts}
 
 
-def _git_state() -> tuple[str | None, bool | None]:
+def git_state() -> tuple[str | None, bool | None]:
+    """(HEAD's sha, whether the tree has uncommitted changes) of xlt's checkout; (None, None) outside git."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,

@@ -63,6 +63,7 @@ class Finding:
     at_least: bool = False  # a claim "a >= b": holds unless b beats a by more than the pooled std
     world_lm: bool = False  # its runs need the world's causal LM and instruction data (chapter 7)
     chance: float | None = None  # what a model that learned nothing scores (e.g. 100/3 for 3 balanced answers)
+    default: bool = True  # measured by the findings command unless findings are named (see DEFAULT_FINDINGS)
 
 
 FINDINGS: Registry[Finding] = Registry("finding", "xlt.report.findings", "finding")
@@ -70,6 +71,47 @@ FINDINGS: Registry[Finding] = Registry("finding", "xlt.report.findings", "findin
 
 def finding(entry: Finding) -> Finding:
     return FINDINGS.add(entry.name, entry)
+
+
+def default_findings() -> list[str]:
+    """What the findings command measures when no finding is named: every registered finding but those marked
+    ``default=False``, chapter 4's first (its language and task modules are the ones the others reuse)."""
+    return sorted((name for name, entry in FINDINGS.items() if entry.default),
+                  key=lambda name: FINDINGS[name].chapter != 4)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The training budget of every finding's runs: the step caps of the world profile's fine-tuning.
+
+    ``design`` is the profile's own (conf/world/synthetic.yaml): language modules (and MAD-G's generator) at
+    most 500 steps per phase, task modules at most 600, BiStil's stage 1 twice the language modules' cap (§5.4.2:
+    "to equal the total length of the two phases of LT-SFT training"). ``hour`` is the design with every cap
+    cut to a quarter, so that three seeds fit in an hour on two cores (docs/fidelity.md: the arithmetic); the
+    pretrained world models, the data, the rates, the densities, the targets and the translation model's
+    adaptation (5 epochs, about a minute) are the design's. A run's other settings are untouched, so the
+    ``design`` budget composes exactly the configuration of a run without one (the same artifact keys).
+    """
+
+    name: str
+    language_steps: int  # language modules, MAD-G's generator: at most this many steps per phase
+    task_steps: int  # task modules (every phase), BiStil's task distillation and students' task SFTs
+
+    @property
+    def distillation_steps(self) -> int:
+        return 2 * self.language_steps  # BiStil stage 1 (§5.4.2): the two LT-SFT phases' total
+
+    def overrides(self, cfg: Any) -> list[str]:
+        """``key=value`` for each cap that ``cfg`` (a composed run) has: a recipe without distillation gets none."""
+        from omegaconf import OmegaConf
+
+        caps = {"lang_module.train.max_steps": self.language_steps, "task.train.max_steps": self.task_steps,
+                "recipe.distillation.train.max_steps": self.distillation_steps}
+        return [f"{key}={value}" for key, value in caps.items() if OmegaConf.select(cfg, key) is not None]
+
+
+BUDGETS = {"design": Budget("design", language_steps=500, task_steps=600),
+           "hour": Budget("hour", language_steps=125, task_steps=150)}
 
 
 def mean_metric(results: Mapping[str, Any], languages: Sequence[str]) -> float:
@@ -138,10 +180,11 @@ def table(outcomes: Sequence[Outcome], seeds: Sequence[int]) -> str:
 
 
 def run_findings(names: Sequence[str], seeds: Sequence[int], root: Path, extra: Sequence[str] = (),
-                 log: Callable[[str], None] = print, prepare: Callable[[Path, int], Any] | None = None
-                 ) -> list[Outcome]:
+                 log: Callable[[str], None] = print, prepare: Callable[[Path, int], Any] | None = None,
+                 budget: Budget | None = None) -> list[Outcome]:
     """Measure ``names`` over ``seeds``: per seed, prepare the world (``ROOT/seed<N>``: data and encoder),
-    then run every finding's runs (shared stages built once) and record its two numbers."""
+    then run every finding's runs (shared stages built once) at ``budget`` (default: the design's) and record
+    its two numbers. ``extra`` overrides come last, after the budget's."""
     from hydra import compose, initialize_config_dir
 
     from xlt.pipeline.run import run_experiment
@@ -167,11 +210,13 @@ def run_findings(names: Sequence[str], seeds: Sequence[int], root: Path, extra: 
             try:
                 for run, overrides in outcome.finding.runs.items():
                     everything = [*outcome.finding.base, *overrides, f"seed={seed}", f"paths.world={world_root}",
-                                  f"paths.artifacts={root / 'artifacts'}", f"paths.root={root}", *extra]
+                                  f"paths.artifacts={root / 'artifacts'}", f"paths.root={root}"]
                     key = json.dumps(everything)
                     if key not in done:
                         run_started = time.perf_counter()
                         with initialize_config_dir(str(conf), version_base="1.3"):
+                            caps = (budget or BUDGETS["design"]).overrides(compose("config", overrides=everything))
+                            everything = [*everything, *caps, *extra]
                             cfg = compose("config", overrides=everything)
                         run_dir = root / "runs" / f"seed{seed}" / f"{name}-{run}"
                         done[key] = run_experiment(cfg, run_dir, overrides=everything)
