@@ -14,6 +14,10 @@ more than it. A finding that names its ``chance`` score is "uninformative" when 
 than the pooled standard deviation: two models that learned nothing would otherwise "match". The table prints
 the thesis's figures beside ours.
 
+Every run is capped by a :class:`Budget` (:data:`BUDGETS`): ``design``, the world profile's step caps, or
+``hour``, a quarter of them, so that three seeds fit in an hour on 2 cores (the findings command's default).
+:func:`default_findings` is what the command measures when no finding is named.
+
 Findings register themselves in :data:`FINDINGS` from the modules of this package, one per chapter
 (``chapter3.py``, ``chapter4.py``, ``chapter5.py``: BiStil, ``chapter6.py``: few-shot and translate-train,
 ``chapter7.py``). The design (tasks, targets,
