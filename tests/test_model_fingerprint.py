@@ -54,6 +54,21 @@ def test_the_fingerprint_follows_the_files_that_make_the_model(tmp_path):
     assert local_model_fingerprint(model, tmp_path / "cache") not in (first, second)
 
 
+def test_a_rebuild_of_the_same_weights_keeps_its_fingerprint(tmp_path):
+    """A model that xlt built (the world's encoder, a student) carries its build's records (stage.json: when and
+    how long; metrics.json: losses, CPU seconds). Two builds of byte-identical weights differ only there, and must
+    key what is built on them alike."""
+    first = fake_checkpoint(tmp_path / "first")
+    (first / "stage.json").write_text('{"built_at": 1, "seconds": 10.0}')
+    (first / "metrics.json").write_text('{"train_cpu_seconds": 301.9}')
+    second = fake_checkpoint(tmp_path / "second")
+    (second / "stage.json").write_text('{"built_at": 2, "seconds": 12.5}')
+    (second / "metrics.json").write_text('{"train_cpu_seconds": 307.5}')
+    assert local_model_fingerprint(first, tmp_path / "cache") == local_model_fingerprint(second, tmp_path / "cache")
+    fake_checkpoint(second, b"weights-1")  # other weights: another model, whatever its records say
+    assert local_model_fingerprint(first, tmp_path / "cache") != local_model_fingerprint(second, tmp_path / "cache")
+
+
 def test_content_hashes_are_reused_from_the_sidecar_while_the_files_are_unchanged(tmp_path, monkeypatch):
     model = fake_checkpoint(tmp_path / "model")
     first = local_model_fingerprint(model, tmp_path / "cache")

@@ -83,10 +83,17 @@ def is_local_model(name_or_path: str | None) -> bool:
     return name_or_path is not None and Path(name_or_path).expanduser().is_dir()
 
 
+# What xlt writes beside a model it built (an artifact's stage record: when, how long; its metrics: losses and
+# timings): records of the build, not the model. A rebuild of the same weights keeps its fingerprint, and so do
+# the keys of everything built on it.
+BUILD_RECORDS = frozenset({"stage.json", "metrics.json"})
+
+
 def model_files(directory: Path) -> list[Path]:
-    """The files of a local model directory that make up the model (top level, not hidden)."""
+    """The files of a local model directory that make up the model (top level, not hidden, not a build record)."""
     return sorted(p for p in directory.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix in MODEL_FILE_SUFFIXES)
+                  if p.is_file() and not p.name.startswith(".") and p.suffix in MODEL_FILE_SUFFIXES
+                  and p.name not in BUILD_RECORDS)
 
 
 def _stat_key(stat: os.stat_result) -> tuple[int, ...]:

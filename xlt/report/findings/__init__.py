@@ -94,7 +94,8 @@ class Budget:
     cut to a quarter, so that three seeds fit in an hour on two cores (docs/fidelity.md: the arithmetic); the
     pretrained world models, the data, the rates, the densities, the targets and the translation model's
     adaptation (5 epochs, about a minute) are the design's. A run's other settings are untouched, so the
-    ``design`` budget composes exactly the configuration of a run without one (the same artifact keys).
+    ``design`` budget composes exactly the configurations the design's runs had (stage 1's 1,000 steps, which the
+    profile cannot set, included), hence the same artifact keys.
     """
 
     name: str
