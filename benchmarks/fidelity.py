@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # inherited by the processes of --jobs
+    from xlt.pipeline.run import git_state
     from xlt.report.findings import FINDINGS, default_findings, table
 
     if args.list:
@@ -75,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = _merge(names, list(pool.map(job, [[seed] for seed in args.seeds])))
     print()
     print(table(outcomes, args.seeds))
-    from xlt.pipeline.run import git_state
-
     held = sum(o.verdict == "holds" for o in outcomes)
     informative = sum(not o.verdict.startswith("uninformative") for o in outcomes)
     sha, dirty = git_state()
@@ -97,20 +96,13 @@ def _run_seeds(names: list[str], seeds: list[int], root: Path, overrides: list[s
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING)
     quiet_libraries()
-    prepare = None
+    pretraining = None
     if pretraining_steps:
         from xlt.pipeline.stages.pretraining import PretrainingConfig
-        from xlt.pipeline.world import prepare_world
-        from xlt.report.findings import FINDINGS
 
         pretraining = PretrainingConfig(steps=pretraining_steps)
-        lm = any(FINDINGS[name].world_lm for name in names)  # chapter 7's causal LM only where needed
-
-        def prepare(world_root: Path, seed: int):
-            return prepare_world(world_root, seed, artifacts=root / "artifacts", pretraining=pretraining, lm=lm)
-
-    outcomes = run_findings(names, seeds, root, overrides, log=lambda line: print(line, flush=True), prepare=prepare,
-                            budget=BUDGETS[budget])
+    outcomes = run_findings(names, seeds, root, overrides, log=lambda line: print(line, flush=True),
+                            budget=BUDGETS[budget], pretraining=pretraining)
     # plain values: a finding (its measure) need not pickle across processes
     return [(o.finding.name, o.a, o.b, o.seconds, o.error) for o in outcomes]
 

@@ -41,12 +41,12 @@ from typing import Any
 
 import torch
 
-from xlt.config import check_number
-from xlt.errors import ConfigError, DataError
+from xlt.errors import DataError
 from xlt.pipeline.runner import Stage, StageContext
 from xlt.pipeline.stages.pretraining import (
     FixedStepTraining,
     check_corpora,
+    check_model_sizes,
     seen_training_text,
     seen_world_languages,
     world_stage,
@@ -78,16 +78,7 @@ class LmPretrainingConfig(FixedStepTraining):
     heldout_lines: int = 200  # the first N sentences of every corpus: held out, the loss of every language
 
     def validate(self, where: str = "lm_pretraining") -> None:
-        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "heldout_lines"):
-            check_number(getattr(self, name), f"{where}.{name}", minimum=1, integer=True)
-        self.check_schedule(where)
-        check_number(self.vocab_size, f"{where}.vocab_size", minimum=300, integer=True)
-        check_number(self.block_size, f"{where}.block_size", minimum=8, integer=True)
-        check_number(self.max_position_embeddings, f"{where}.max_position_embeddings", minimum=self.block_size,
-                     integer=True)
-        if self.hidden_size % self.num_attention_heads:
-            raise ConfigError(f"{where}.hidden_size={self.hidden_size}: not a multiple of num_attention_heads="
-                              f"{self.num_attention_heads}")
+        check_model_sizes(self, where, vocab_minimum=300, length="block_size")
 
 
     def sizes(self) -> dict[str, Any]:

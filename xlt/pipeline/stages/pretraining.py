@@ -46,6 +46,22 @@ SEEN_ROLES = ("high", "low")  # a world language's ``mmt`` role: in the encoder'
 ARCHITECTURES = ("bert", "xlm-roberta")
 
 
+def check_model_sizes(cfg: Any, where: str, vocab_minimum: int, length: str) -> None:
+    """The checks the world encoder's and causal LM's configs share (the same size fields): positive sizes and
+    schedule, a vocabulary of at least ``vocab_minimum``, a block length (the field ``length``) of at least 8 that
+    the position embeddings cover, and heads that divide the width."""
+    for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "heldout_lines"):
+        check_number(getattr(cfg, name), f"{where}.{name}", minimum=1, integer=True)
+    cfg.check_schedule(where)
+    check_number(cfg.vocab_size, f"{where}.vocab_size", minimum=vocab_minimum, integer=True)
+    block = getattr(cfg, length)
+    check_number(block, f"{where}.{length}", minimum=8, integer=True)
+    check_number(cfg.max_position_embeddings, f"{where}.max_position_embeddings", minimum=block, integer=True)
+    if cfg.hidden_size % cfg.num_attention_heads:
+        raise ConfigError(f"{where}.hidden_size={cfg.hidden_size}: not a multiple of num_attention_heads="
+                          f"{cfg.num_attention_heads}")
+
+
 class FixedStepTraining:
     """What the world's model stages share: exactly ``steps`` steps of ``batch_size`` at peak rate ``lr`` with a
     ``warmup_ratio`` warm-up, linear decay and ``weight_decay``, the final state kept (no validation to select
@@ -94,16 +110,7 @@ class PretrainingConfig(FixedStepTraining):
     def validate(self, where: str = "pretraining") -> None:
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"{where}.architecture={self.architecture!r}: expected one of {list(ARCHITECTURES)}")
-        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "heldout_lines"):
-            check_number(getattr(self, name), f"{where}.{name}", minimum=1, integer=True)
-        self.check_schedule(where)
-        check_number(self.vocab_size, f"{where}.vocab_size", minimum=100, integer=True)
-        check_number(self.max_seq_length, f"{where}.max_seq_length", minimum=8, integer=True)
-        check_number(self.max_position_embeddings, f"{where}.max_position_embeddings", minimum=self.max_seq_length,
-                     integer=True)
-        if self.hidden_size % self.num_attention_heads:
-            raise ConfigError(f"{where}.hidden_size={self.hidden_size}: not a multiple of num_attention_heads="
-                              f"{self.num_attention_heads}")
+        check_model_sizes(self, where, vocab_minimum=100, length="max_seq_length")
 
 
 

@@ -186,10 +186,12 @@ def table(outcomes: Sequence[Outcome], seeds: Sequence[int]) -> str:
 
 def run_findings(names: Sequence[str], seeds: Sequence[int], root: Path, extra: Sequence[str] = (),
                  log: Callable[[str], None] = print, prepare: Callable[[Path, int], Any] | None = None,
-                 budget: Budget | None = None) -> list[Outcome]:
+                 budget: Budget | None = None, pretraining: Any = None) -> list[Outcome]:
     """Measure ``names`` over ``seeds``: per seed, prepare the world (``ROOT/seed<N>``: data and encoder),
     then run every finding's runs (shared stages built once) at ``budget`` (default: the design's) and record
-    its two numbers. ``extra`` overrides come last, after the budget's."""
+    its two numbers. ``extra`` overrides come last, after the budget's. ``pretraining`` (a
+    :class:`~xlt.pipeline.stages.pretraining.PretrainingConfig`) replaces the encoder's default schedule;
+    ``prepare(root, seed)`` replaces :func:`~xlt.pipeline.world.prepare_world` altogether."""
     from hydra import compose, initialize_config_dir
 
     from xlt.pipeline.run import run_experiment
@@ -202,7 +204,8 @@ def run_findings(names: Sequence[str], seeds: Sequence[int], root: Path, extra: 
     for seed in seeds:
         world_root = root / f"seed{seed}"
         started = time.perf_counter()
-        world = (prepare or (lambda r, s: prepare_world(r, s, artifacts=root / "artifacts", lm=lm)))(world_root, seed)
+        world = (prepare or (lambda r, s: prepare_world(r, s, artifacts=root / "artifacts", pretraining=pretraining,
+                                                        lm=lm)))(world_root, seed)
         os.environ.update(world.environment())  # XLT_URIEL_DIR: this seed's typology (MAD-G, fallback)
         load_uriel.cache_clear()
         log(f"seed {seed}: world and encoder ready in {time.perf_counter() - started:.0f} s ({world_root})")
